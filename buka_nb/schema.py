@@ -1,0 +1,87 @@
+"""The one result schema shared by SMS, email and voice result frames.
+
+A bulk send returns one row per input row, on the input's index, with exactly these columns and
+dtypes, so ``pd.concat([sms, email, voice])`` needs no renaming or casting.
+
+==================  ======================  ======================================================
+column              dtype                   meaning
+==================  ======================  ======================================================
+channel             string                  ``sms``, ``email`` or ``voice``
+recipient           string                  normalised number (digits) or address, as sent
+order_id            string                  buka_nb's per-row id, sent as BUKA ``orderId`` (SMS)
+msg_id              string                  platform id: SMS msgId, email emailId, voice row id
+task_id             string                  voice task jobId (empty for SMS and email)
+state               string                  see :data:`STATES`
+code                Int64                   the channel's BUKA status code (NA when unknown)
+reason              string                  the BUKA reason text for ``code``
+category            string                  catalog category (ok, input, account, limit, ...)
+retryable           boolean                 whether sending the row again can help
+detail              string                  local detail: the column, the problem and the fix
+batch               Int64                   request (batch) number within the campaign
+attempts            Int64                   HTTP attempts made for the row's batch
+submitted_at        datetime64[ns, UTC]     when the batch's request was sent
+delivery            string                  delivered / pending / failed (after reports)
+delivery_reason     string                  delivery report text
+delivered_at        datetime64[ns, UTC]     delivery report time
+==================  ======================  ======================================================
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RESULT_SCHEMA: dict[str, str] = {
+    "channel": "string",
+    "recipient": "string",
+    "order_id": "string",
+    "msg_id": "string",
+    "task_id": "string",
+    "state": "string",
+    "code": "Int64",
+    "reason": "string",
+    "category": "string",
+    "retryable": "boolean",
+    "detail": "string",
+    "batch": "Int64",
+    "attempts": "Int64",
+    "submitted_at": "datetime64[ns, UTC]",
+    "delivery": "string",
+    "delivery_reason": "string",
+    "delivered_at": "datetime64[ns, UTC]",
+}
+RESULT_COLUMNS = list(RESULT_SCHEMA)
+
+#: Row states. ``accepted``: the platform took the row. ``rejected``: the platform refused it.
+#: ``invalid``: local validation refused it; never sent. ``not_sent``: deliberately not sent
+#: (campaign stopped early, or a dry run). ``unknown``: sent, but no answer came back and
+#: reconciliation could not tell; never resent unless forced.
+STATES = ("accepted", "rejected", "invalid", "not_sent", "unknown")
+
+#: Delivery values after reports are merged.
+DELIVERY = ("delivered", "pending", "failed")
+
+
+def conform(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return *frame* with exactly the schema's columns (missing ones NA) in order and dtype."""
+    import pandas as pd
+
+    out = pd.DataFrame(index=frame.index)
+    for column, dtype in RESULT_SCHEMA.items():
+        values: Any = frame[column] if column in frame.columns else pd.NA
+        if dtype.startswith("datetime64"):
+            out[column] = pd.to_datetime(values, utc=True).astype(dtype) if column in frame.columns \
+                else pd.Series(pd.NaT, index=frame.index, dtype=dtype)
+        else:
+            out[column] = pd.Series(values, index=frame.index).astype(dtype) if column in frame.columns \
+                else pd.Series(pd.NA, index=frame.index, dtype=dtype)
+    return out
+
+
+def empty_results(index: pd.Index | None = None) -> pd.DataFrame:
+    """An all-NA result frame on *index* with the schema's dtypes."""
+    import pandas as pd
+
+    return conform(pd.DataFrame(index=index if index is not None else pd.RangeIndex(0)))
