@@ -27,6 +27,7 @@ class Envelope:
     reason: str
     data: Any = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    attempts: int = 1
 
     def field(self, name: str, default: Any = None) -> Any:
         """A style-A top-level field, falling back to the same key under ``data``."""

@@ -1,0 +1,238 @@
+"""Running one campaign of any channel: plan each chunk, resume from the journal, send, collect results.
+
+This is the orchestration shared by SMS, email and voice. A channel provides a
+:class:`Planner` (pure: validate a chunk and cut it into batches) on top of its
+:class:`~buka_nb.engine.ChannelAdapter` (I/O); :func:`run_campaign` does the rest: campaign ids and
+fingerprints, reconciling unknown batches *before* anything is resent, skipping rows already
+acknowledged, progress, and streaming result chunks to a sink so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._aio import run_sync
+from .engine import Batch, ChannelAdapter, Outcome, Sender, needs_sending
+from .journal import DONE, INFLIGHT, UNKNOWN, Journal
+from .results import ResultBuilder
+from .schema import conform
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .client import AsyncBukaClient, BukaClient
+    from .credentials import Credentials
+
+#: ``journal=`` default: the journal at :func:`buka_nb.journal.default_path`.
+DEFAULT = "default"
+
+
+@dataclass
+class Plan:
+    """One chunk, validated and cut into batches. Positions are global (chunk offset included)."""
+
+    batches: list[Batch]
+    invalid_rows: list[int] = field(default_factory=list)
+    invalid_recipients: list[str | None] = field(default_factory=list)
+    invalid_codes: list[int] = field(default_factory=list)
+    invalid_details: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class Planner(ChannelAdapter):
+    """A channel adapter that can also plan: the pure half of a channel."""
+
+    #: Prefix of the per-row orderIds; :func:`run_campaign` sets it from the campaign fingerprint.
+    order_prefix: str = "o"
+
+    @abstractmethod
+    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: dict[str, int]) -> Plan:
+        """Validate *chunk* and cut its valid rows into batches numbered from *first_batch*.
+
+        *seen* maps each recipient already planned in this campaign to its row label, for
+        de-duplication across chunks.
+        """
+
+    def options(self) -> dict[str, Any]:
+        """Settings that change what is sent; part of the campaign fingerprint."""
+        return {}
+
+    async def begin(self, client: Any, journal: Journal | None, campaign_id: str) -> None:
+        """Before the first batch (voice creates or finds its task here)."""
+
+    async def end(self, client: Any) -> None:
+        """After the last batch (voice starts its task here)."""
+
+
+def fingerprint(channel: str, data_digest: str, options: dict[str, Any], base_url: str, api_key: str) -> str:
+    """A stable hash of what a campaign sends, where, and how it is batched."""
+    blob = json.dumps({"channel": channel, "data": data_digest, "options": options, "url": base_url,
+                       "key": api_key}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """A content hash of a DataFrame (values and index), fast for millions of rows."""
+    import pandas as pd
+
+    hashed = pd.util.hash_pandas_object(frame.astype("string"), index=True).to_numpy()
+    return hashlib.sha256(hashed.tobytes() + "|".join(map(str, frame.columns)).encode()).hexdigest()
+
+
+def resolve_journal(journal: Journal | str | Path | None) -> Journal | None:
+    if journal is None or journal is False:
+        return None
+    if isinstance(journal, Journal):
+        return journal
+    return Journal(None if journal == DEFAULT else journal)
+
+
+def run_campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]], *, data_digest: str,
+                 n_rows: int | None, credentials: Credentials | None = None,
+                 client: BukaClient | AsyncBukaClient | None = None, journal: Journal | str | Path | None = DEFAULT,
+                 campaign_id: str | None = None, max_in_flight: int = 8, rate_limit: float | None = None,
+                 timeout: float = 15.0, force_unknown: bool = False, progress: bool | None = None,
+                 sink: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame | None:
+    """Send every chunk; return the full result frame, or None when *sink* received the chunks."""
+    from .client import AsyncBukaClient, BukaClient
+    from .credentials import Credentials as Creds
+
+    owned = client is None
+    if client is None:
+        creds = Creds.resolve(credentials)
+    else:
+        creds = client.credentials
+    fp = fingerprint(planner.channel, data_digest, planner.options(), creds.base_url, creds.api_key)
+    campaign_id = campaign_id or f"{planner.channel}-{fp[:16]}"
+    planner.order_prefix = f"{fp[:8]}-"  # stable across resumes, distinct between campaigns
+    jrn = resolve_journal(journal)
+
+    async def main(async_client: AsyncBukaClient) -> pd.DataFrame | None:
+        return await _campaign(planner, chunks, async_client, jrn, campaign_id, fp, n_rows, max_in_flight,
+                               force_unknown, progress, sink)
+
+    async def with_own_client() -> pd.DataFrame | None:
+        async with AsyncBukaClient(creds, timeout=timeout, rate_limit=rate_limit,
+                                   max_connections=max(max_in_flight, 1)) as c:
+            return await main(c)
+
+    try:
+        if owned:
+            result = run_sync(with_own_client())
+        elif isinstance(client, BukaClient):
+            result = client._runner.run(main(client._async))
+        else:
+            result = run_sync(main(client))
+    finally:
+        if jrn is not None and not isinstance(journal, Journal):
+            jrn.close()
+    if result is not None:
+        result.attrs["campaign_id"] = campaign_id
+    return result
+
+
+async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]], client: AsyncBukaClient,
+                    journal: Journal | None, campaign_id: str, fp: str, n_rows: int | None, max_in_flight: int,
+                    force_unknown: bool, progress: bool | None, sink: Callable[[pd.DataFrame], None] | None,
+                    ) -> pd.DataFrame | None:
+    import pandas as pd
+
+    channel = planner.channel
+    records: dict[int, Any] = {}
+    if journal is not None and journal.open_campaign(campaign_id, channel, fp, n_rows):
+        records = {r.batch: r for r in journal.batches(campaign_id)}
+        open_records = [r for r in records.values() if r.state in (UNKNOWN, INFLIGHT)]
+        if open_records:  # reconcile before anything is resent
+            for number, outcome in (await planner.reconcile(client, open_records)).items():
+                journal.record(campaign_id, number, outcome.state, outcome.to_journal(), 0, outcome.sent_at)
+                records[number] = _rec(records[number], outcome)
+    await planner.begin(client, journal, campaign_id)
+    bar = _progress(progress, n_rows)
+    sender = Sender(planner, client, journal=journal, campaign_id=campaign_id, max_in_flight=max_in_flight,
+                    on_batch=(lambda b, o: bar.update(len(b.rows))) if bar is not None else None)
+    seen: dict[str, int] = {}
+    builders: list[ResultBuilder] = []
+    unknown: list[tuple[ResultBuilder, Batch]] = []
+    next_batch = 0
+    for offset, chunk in chunks:
+        plan = planner.plan(chunk, offset, next_batch, seen)
+        next_batch += len(plan.batches)
+        builder = ResultBuilder(channel, chunk.index, offset)
+        if plan.invalid_rows:
+            builder.add_invalid(plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes, plan.invalid_details)
+            if journal is not None:
+                journal.add_invalid(campaign_id, plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
+                                    plan.invalid_details)
+        if bar is not None:
+            bar.update(len(plan.invalid_rows))
+        if journal is not None:
+            journal.plan(campaign_id, [b.record() for b in plan.batches])
+        to_send = []
+        for batch in plan.batches:
+            rec = records.get(batch.number)
+            if rec is None or needs_sending(rec, channel) or (
+                    rec.state in (UNKNOWN, INFLIGHT) and (force_unknown or planner.resend_is_safe())):
+                to_send.append(batch)
+            else:
+                builder.add_batch(batch, Outcome.from_record(rec))
+                if bar is not None:
+                    bar.update(len(batch.rows))
+        outcomes = await sender.run(to_send)
+        for batch in to_send:
+            builder.add_batch(batch, outcomes[batch.number])
+            if outcomes[batch.number].state == UNKNOWN:
+                unknown.append((builder, batch))
+        if sink is not None:
+            sink(builder.frame())
+        else:
+            builders.append(builder)
+    await planner.end(client)
+    if bar is not None:
+        bar.close()
+    if sink is not None:
+        return None
+    # one reconciliation pass for batches that became unknown during this run
+    if unknown and journal is not None:
+        recs = {r.batch: r for r in journal.batches(campaign_id, [UNKNOWN])}
+        resolved = await planner.reconcile(client, list(recs.values()))
+        for b, batch in unknown:
+            if batch.number in resolved:
+                outcome = resolved[batch.number]
+                journal.record(campaign_id, batch.number, outcome.state, outcome.to_journal(), 0, outcome.sent_at)
+                outcome.attempts = recs[batch.number].attempts
+                b.add_batch(batch, outcome)
+    frames = [b.frame() for b in builders]
+    if not frames:
+        return conform(pd.DataFrame(index=pd.RangeIndex(0)))
+    return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+
+def _rec(record: Any, outcome: Outcome) -> Any:
+    record.state, record.outcome = outcome.state, outcome.to_journal()
+    return record
+
+
+def _progress(progress: bool | None, total: int | None) -> Any:
+    if progress is False or (progress is None and (total or 0) < 20_000):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="row", desc="sending")
+
+
+def iter_frame(frame: pd.DataFrame, chunksize: int | None) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Split an in-memory frame into ``(offset, chunk)`` pairs."""
+    if not chunksize or len(frame) <= chunksize:
+        yield 0, frame
+        return
+    for start in range(0, len(frame), chunksize):
+        yield start, frame.iloc[start:start + chunksize]
+
+
+__all__ = ["DEFAULT", "Plan", "Planner", "fingerprint", "frame_digest", "iter_frame", "run_campaign", "DONE"]

@@ -1,0 +1,143 @@
+"""Reading recipient CSVs the way real exports arrive: BOMs, ``;`` delimiters, numbers kept as text.
+
+Every column is read as text, so ``00447911123456`` keeps its zeros and Excel's ``4.47E+11`` is
+seen exactly as written; problems become an :class:`~buka_nb.errors.InputError` that says what is
+wrong with the file and how to fix it, never a pandas traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_SNIFF_BYTES = 64 * 1024
+_DELIMITERS = ",;\t|"
+
+
+def detect_encoding(head: bytes, path: Path) -> str:
+    """``utf-8-sig`` or ``utf-16``; anything else gets an error that names the fix."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the sniff boundary
+            raise InputError(
+                f"{path.name} is not UTF-8 (byte 0x{head[exc.start]:02x} at offset {exc.start}): save it as "
+                "'CSV UTF-8' in Excel, or pass encoding='cp1252' (CLI: --encoding cp1252) if that is "
+                "what it is") from None
+    return "utf-8-sig"
+
+
+def sniff(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
+    """Return ``(encoding, delimiter)`` for a CSV file, checking it is not empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist: check the path")
+    head = path.open("rb").read(_SNIFF_BYTES)
+    if not head.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise InputError(f"{path.name} is empty: it needs a header row (e.g. 'phone') and one row per recipient")
+    encoding = encoding or detect_encoding(head, path)
+    text = head.decode(encoding, errors="replace")
+    first = text.splitlines()[0] if text.splitlines() else ""
+    try:
+        delimiter = csv.Sniffer().sniff(first, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
+    return encoding, delimiter
+
+
+def _reader_kwargs(encoding: str, delimiter: str) -> dict:
+    return dict(sep=delimiter, encoding=encoding, dtype=str, keep_default_na=False, na_values=[""],
+                skipinitialspace=False, on_bad_lines="error", engine="c")
+
+
+def read_recipients(path: str | Path, *, encoding: str | None = None, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a whole recipient CSV with every column as text.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
+    >>> _ = p.write_bytes("\\ufeffphone;name\\n+44 7911 123456;Ann\\n".encode())
+    >>> read_recipients(p).to_dict("records")
+    [{'phone': '+44 7911 123456', 'name': 'Ann'}]
+    """
+    import pandas as pd
+
+    path = Path(path)
+    enc, delim = sniff(path, encoding)
+    try:
+        frame = pd.read_csv(path, **_reader_kwargs(enc, delim))
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path.name} could not be read as CSV: {_short(exc)}; check quoting and delimiters") from None
+    return _checked(frame, path, required)
+
+
+def iter_recipients(path: str | Path, *, chunksize: int, encoding: str | None = None,
+                    required: tuple[str, ...] = ()) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Stream a CSV as ``(offset, chunk)`` pairs whose index continues across chunks."""
+    import pandas as pd
+
+    path = Path(path)
+    enc, delim = sniff(path, encoding)
+    offset = 0
+    try:
+        reader = pd.read_csv(path, chunksize=chunksize, **_reader_kwargs(enc, delim))
+        for chunk in reader:
+            chunk = _checked(chunk, path, required) if offset == 0 else chunk
+            chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+            yield offset, chunk
+            offset += len(chunk)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path.name} could not be read as CSV near row {offset + 1}: {_short(exc)}") from None
+    if offset == 0:
+        raise InputError(f"{path.name} has a header but no rows: add one row per recipient")
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, streamed."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def count_rows(path: str | Path) -> int:
+    """Data rows in a CSV (lines minus the header; quoted newlines make this an upper bound)."""
+    with Path(path).open("rb") as fh:
+        lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+        fh.seek(-1, 2)
+        last = fh.read(1)
+    return max(0, lines + (last != b"\n") - 1)
+
+
+def _checked(frame: pd.DataFrame, path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) == 0:
+        raise InputError(f"{path.name} has a header but no rows: add one row per recipient")
+    require_columns(frame, required, source=path.name)
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, required: tuple[str, ...], *, source: str = "the frame",
+                    option: str = "number_col") -> None:
+    """Raise an InputError naming the missing column, the columns there are, and the fix."""
+    for column in required:
+        if column not in frame.columns:
+            close = [c for c in frame.columns if str(c).strip().lower() == column.lower()]
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InputError(
+                f"{source} has no column {column!r}; its columns are {', '.join(map(repr, frame.columns))}.{hint} "
+                f"Rename the column or pass {option}=<name> (CLI: --{option.replace('_', '-')}).")
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:200]

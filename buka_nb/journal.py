@@ -1,0 +1,177 @@
+"""The durable send journal (SQLite): every batch is written before its request leaves.
+
+A campaign is a fingerprinted run of one channel over one input. Batches move
+``planned → inflight → done | unknown | not_sent``; ``inflight`` is committed before the HTTP
+request is sent, so a process killed at any moment leaves either a batch that was never attempted
+(``planned``) or one whose outcome must be reconciled (``inflight``/``unknown``), never a silent
+resend. Rows refused locally are stored too, so the result frame can be rebuilt from the journal
+alone. WAL mode with ``synchronous=NORMAL``: a killed process loses nothing it committed (a power
+cut may lose the last transactions).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY, channel TEXT NOT NULL, fingerprint TEXT NOT NULL, n_rows INTEGER,
+    created_at REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS batches (
+    campaign_id TEXT NOT NULL, batch INTEGER NOT NULL, state TEXT NOT NULL,
+    rows TEXT NOT NULL, recipients TEXT NOT NULL, order_ids TEXT NOT NULL,
+    sent_at REAL, attempts INTEGER NOT NULL DEFAULT 0, outcome TEXT,
+    PRIMARY KEY (campaign_id, batch));
+CREATE TABLE IF NOT EXISTS invalid (
+    campaign_id TEXT NOT NULL, row INTEGER NOT NULL, recipient TEXT, code INTEGER, detail TEXT,
+    PRIMARY KEY (campaign_id, row));
+"""
+
+PLANNED, INFLIGHT, DONE, UNKNOWN, NOT_SENT = "planned", "inflight", "done", "unknown", "not_sent"
+
+
+def default_path() -> Path:
+    """``$BUKA_JOURNAL``, else ``~/.buka_nb/journal.sqlite3``."""
+    env = os.environ.get("BUKA_JOURNAL")
+    return Path(env) if env else Path.home() / ".buka_nb" / "journal.sqlite3"
+
+
+@dataclass
+class BatchRecord:
+    """One journaled batch: global row positions, recipients and orderIds, and what became of it.
+
+    ``outcome`` is ``{"codes": [...], "msg_ids": [...], "reason": str, "task_id": str}`` aligned
+    to ``rows`` once the response is recorded.
+    """
+
+    batch: int
+    state: str
+    rows: list[int]
+    recipients: list[str]
+    order_ids: list[str]
+    sent_at: float | None = None
+    attempts: int = 0
+    outcome: dict[str, Any] = field(default_factory=dict)
+
+
+class Journal:
+    """A SQLite send journal; safe to share between the threads of one process."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, args: Sequence[Any] | Iterable[Sequence[Any]] = (), many: bool = False) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                (self._db.executemany if many else self._db.execute)(sql, args)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- campaigns --------------------------------------------------------------------------
+    def open_campaign(self, campaign_id: str, channel: str, fingerprint: str, n_rows: int | None,
+                      meta: dict[str, Any] | None = None) -> bool:
+        """Create the campaign, or check a resumed one matches. Returns True when it already existed."""
+        with self._lock:
+            row = self._db.execute("SELECT channel, fingerprint FROM campaigns WHERE id=?", (campaign_id,)).fetchone()
+        if row is not None:
+            if row != (channel, fingerprint):
+                raise InputError(
+                    f"campaign {campaign_id!r} was started with different data or settings ({row[0]}); "
+                    "pass a new campaign_id to send this as a new campaign")
+            return True
+        self._write("INSERT INTO campaigns (id, channel, fingerprint, n_rows, created_at, meta) VALUES (?,?,?,?,?,?)",
+                    (campaign_id, channel, fingerprint, n_rows, time.time(), json.dumps(meta or {})))
+        return False
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.id, c.channel, c.n_rows, c.created_at, "
+                "SUM(b.state='done'), SUM(b.state IN ('unknown','inflight')), COUNT(b.batch) "
+                "FROM campaigns c LEFT JOIN batches b ON b.campaign_id=c.id GROUP BY c.id ORDER BY c.created_at").fetchall()
+        keys = ("campaign_id", "channel", "rows", "created_at", "batches_done", "batches_unknown", "batches")
+        return [dict(zip(keys, r)) for r in rows]
+
+    # -- rows refused locally ---------------------------------------------------------------
+    def add_invalid(self, campaign_id: str, rows: Sequence[int], recipients: Sequence[str | None],
+                    codes: Sequence[int], details: Sequence[str]) -> None:
+        self._write("INSERT OR IGNORE INTO invalid (campaign_id, row, recipient, code, detail) VALUES (?,?,?,?,?)",
+                    [(campaign_id, int(r), p, int(c), d) for r, p, c, d in zip(rows, recipients, codes, details)],
+                    many=True)
+
+    def invalid(self, campaign_id: str) -> list[tuple[int, str | None, int, str]]:
+        with self._lock:
+            return self._db.execute("SELECT row, recipient, code, detail FROM invalid WHERE campaign_id=? ORDER BY row",
+                                    (campaign_id,)).fetchall()
+
+    # -- batches ----------------------------------------------------------------------------
+    def plan(self, campaign_id: str, batches: Iterable[BatchRecord]) -> None:
+        """Record batches as ``planned`` (one transaction); batches already journaled are kept."""
+        self._write(
+            "INSERT OR IGNORE INTO batches (campaign_id, batch, state, rows, recipients, order_ids) VALUES (?,?,?,?,?,?)",
+            [(campaign_id, b.batch, PLANNED, _pack(b.rows), _pack(b.recipients), _pack(b.order_ids)) for b in batches],
+            many=True)
+
+    def mark_inflight(self, campaign_id: str, batch: int, sent_at: float) -> None:
+        """Committed before the request is sent: from here on a crash means 'outcome unknown'."""
+        self._write("UPDATE batches SET state=?, sent_at=? WHERE campaign_id=? AND batch=?",
+                    (INFLIGHT, sent_at, campaign_id, batch))
+
+    def record(self, campaign_id: str, batch: int, state: str, outcome: dict[str, Any], attempts: int,
+               sent_at: float | None = None) -> None:
+        """Record what became of a batch as soon as it is known."""
+        self._write("UPDATE batches SET state=?, outcome=?, attempts=attempts+?, sent_at=COALESCE(?, sent_at) "
+                    "WHERE campaign_id=? AND batch=?",
+                    (state, json.dumps(outcome, separators=(",", ":")), attempts, sent_at, campaign_id, batch))
+
+    def batches(self, campaign_id: str, states: Iterable[str] | None = None) -> list[BatchRecord]:
+        sql = "SELECT batch, state, rows, recipients, order_ids, sent_at, attempts, outcome FROM batches WHERE campaign_id=?"
+        args: list[Any] = [campaign_id]
+        if states is not None:
+            states = list(states)
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += states
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY batch", args).fetchall()
+        return [BatchRecord(b, s, _unpack(r), _unpack(p), _unpack(o), t, a, json.loads(out) if out else {})
+                for b, s, r, p, o, t, a, out in rows]
+
+    def states(self, campaign_id: str) -> dict[str, int]:
+        with self._lock:
+            return dict(self._db.execute("SELECT state, COUNT(*) FROM batches WHERE campaign_id=? GROUP BY state",
+                                         (campaign_id,)).fetchall())
+
+
+def _pack(values: Sequence[Any]) -> str:
+    return json.dumps(list(values), separators=(",", ":"))
+
+
+def _unpack(text: str) -> list[Any]:
+    return json.loads(text)
