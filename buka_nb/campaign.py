@@ -63,6 +63,10 @@ class Planner(ChannelAdapter):
         """Settings that change what is sent; part of the campaign fingerprint."""
         return {}
 
+    def batch_stats(self, batch: Batch) -> dict[str, int]:
+        """Extra counts a dry run reports for a batch (SMS: messages and segments per encoding)."""
+        return {}
+
     async def begin(self, client: Any, journal: Journal | None, campaign_id: str) -> None:
         """Before the first batch (voice creates or finds its task here)."""
 
@@ -235,4 +239,51 @@ def iter_frame(frame: pd.DataFrame, chunksize: int | None) -> Iterator[tuple[int
         yield start, frame.iloc[start:start + chunksize]
 
 
-__all__ = ["DEFAULT", "Plan", "Planner", "fingerprint", "frame_digest", "iter_frame", "run_campaign", "DONE"]
+class DryRun:
+    """What a send would do: per-row results (valid rows ``not_sent``) and a summary dict."""
+
+    def __init__(self, results: pd.DataFrame, summary: dict[str, Any]) -> None:
+        self.results, self.summary = results, summary
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return f"DryRun(rows={s['rows']}, valid={s['valid']}, invalid={s['invalid']}, requests={s['requests']})"
+
+    def invalid(self) -> pd.DataFrame:
+        """The rows that would be refused, with code, reason and the fix in ``detail``."""
+        return self.results[(self.results.state == "invalid").fillna(False)]
+
+
+def dry_run(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]) -> DryRun:
+    """Plan every chunk without sending: rows, requests, invalid rows by reason, channel extras."""
+    import pandas as pd
+
+    frames, stats = [], {"rows": 0, "valid": 0, "invalid": 0, "requests": 0}
+    extra: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    next_batch = 0
+    for offset, chunk in chunks:
+        plan = planner.plan(chunk, offset, next_batch, seen)
+        next_batch += len(plan.batches)
+        builder = ResultBuilder(planner.channel, chunk.index, offset)
+        builder.add_invalid(plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes, plan.invalid_details)
+        for batch in plan.batches:
+            n = len(batch.rows)
+            builder.add_batch(batch, Outcome("not_sent", [None] * n, [None] * n, "Dry run: not sent",
+                                             f"dry run: would be sent in request {batch.number}"))
+            for key, value in planner.batch_stats(batch).items():
+                extra[key] = extra.get(key, 0) + value
+        frames.append(builder.frame())
+        stats["rows"] += len(chunk)
+        stats["valid"] += sum(len(b.rows) for b in plan.batches)
+        stats["invalid"] += len(plan.invalid_rows)
+        stats["requests"] += len(plan.batches)
+    results = pd.concat(frames) if len(frames) > 1 else frames[0]
+    invalid = results[(results.state == "invalid").fillna(False)]
+    stats["invalid_by_reason"] = {(int(c), str(r)): int(n) for (c, r), n in
+                                  invalid.groupby(["code", "reason"]).size().sort_values(ascending=False).items()}
+    stats["extra"] = extra
+    return DryRun(results, stats)
+
+
+__all__ = ["DryRun", "dry_run", "DEFAULT", "Plan", "Planner", "fingerprint", "frame_digest", "iter_frame", "run_campaign", "DONE"]

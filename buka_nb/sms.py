@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .campaign import DEFAULT, Plan, Planner, frame_digest, iter_frame, run_campaign
+from .campaign import DEFAULT, DryRun, Plan, Planner, dry_run, frame_digest, iter_frame, run_campaign
 from .catalog import DUPLICATE_CODE
 from .engine import Batch, Outcome
 from .envelope import Envelope
@@ -152,6 +152,18 @@ class SmsPlanner(Planner):
         plan.stats = {"rows": n, "valid": len(good), "invalid": len(bad), "batches": len(plan.batches)}
         return plan
 
+    def batch_stats(self, batch: Batch) -> dict[str, int]:
+        """Messages and billed segments per encoding, for dry runs."""
+        n = len(batch.rows)
+        texts = [batch.payload["content"]] * n if "content" in batch.payload else batch.payload["contents"]
+        stats: dict[str, int] = defaultdict(int)
+        for text in set(texts):
+            enc, parts = sms_segments(text)
+            k = texts.count(text)
+            stats[f"messages {enc}"] += k
+            stats[f"segments {enc}"] += parts * k
+        return stats
+
     # -- I/O -------------------------------------------------------------------------------
     async def send(self, client: Any, batch: Batch) -> Envelope:
         if "content" in batch.payload:
@@ -273,56 +285,3 @@ def send_sms_csv(path: str | Path, *, out: str | Path | None = None, chunksize: 
     return Path(out)
 
 
-class DryRun:
-    """What a send would do: per-row results (valid rows ``not_sent``) and a summary."""
-
-    def __init__(self, results: pd.DataFrame, summary: dict[str, Any]) -> None:
-        self.results, self.summary = results, summary
-
-    def __repr__(self) -> str:
-        s = self.summary
-        return f"DryRun(rows={s['rows']}, valid={s['valid']}, invalid={s['invalid']}, requests={s['requests']})"
-
-    def invalid(self) -> pd.DataFrame:
-        return self.results[self.results.state == "invalid"]
-
-
-def dry_run(planner: Planner, chunks: Any) -> DryRun:
-    """Plan every chunk without sending; count rows, requests, invalid reasons and SMS segments."""
-    import pandas as pd
-
-    from .results import ResultBuilder
-
-    frames, stats = [], {"rows": 0, "valid": 0, "invalid": 0, "requests": 0}
-    segments: dict[str, int] = defaultdict(int)
-    messages: dict[str, int] = defaultdict(int)
-    seen: dict[str, int] = {}
-    next_batch = 0
-    for offset, chunk in chunks:
-        plan = planner.plan(chunk, offset, next_batch, seen)
-        next_batch += len(plan.batches)
-        builder = ResultBuilder(planner.channel, chunk.index, offset)
-        builder.add_invalid(plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes, plan.invalid_details)
-        for batch in plan.batches:
-            n = len(batch.rows)
-            builder.add_batch(batch, Outcome("not_sent", [None] * n, [None] * n, "Dry run: not sent",
-                                             f"dry run: would be sent in request {batch.number}"))
-            if planner.channel == "sms":
-                texts = [batch.payload["content"]] * n if "content" in batch.payload else batch.payload["contents"]
-                for text in set(texts):
-                    enc, parts = sms_segments(text)
-                    k = texts.count(text)
-                    segments[enc] += parts * k
-                    messages[enc] += k
-        frames.append(builder.frame())
-        stats["rows"] += len(chunk)
-        stats["valid"] += sum(len(b.rows) for b in plan.batches)
-        stats["invalid"] += len(plan.invalid_rows)
-        stats["requests"] += len(plan.batches)
-    results = pd.concat(frames) if len(frames) > 1 else frames[0]
-    invalid = results[results.state == "invalid"]
-    stats["invalid_by_reason"] = invalid.groupby(["code", "reason"]).size().sort_values(ascending=False).to_dict()
-    if planner.channel == "sms":
-        stats["messages_by_encoding"] = dict(messages)
-        stats["segments_by_encoding"] = dict(segments)
-    return DryRun(results, stats)

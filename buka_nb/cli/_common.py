@@ -49,8 +49,8 @@ def print_dry_run(plan: Any, file: Path) -> int:
     s = plan.summary
     print(f"dry run of {file}: {s['rows']} rows, {s['valid']} valid, {s['invalid']} invalid, "
           f"{s['requests']} request(s); nothing was sent")
-    for enc, n in s.get("messages_by_encoding", {}).items():
-        print(f"  {n} message(s) in {enc}, {s['segments_by_encoding'][enc]} SMS segment(s)")
+    for key, n in sorted(s.get("extra", {}).items()):
+        print(f"  {key}: {n}")
     for (code, reason), n in s["invalid_by_reason"].items():
         print(f"  {n:>6} invalid  {code:>4}  {reason}")
     print_refused(plan.results)
