@@ -1,0 +1,118 @@
+"""The client's retry rules, on httpx.MockTransport: retry only what is safe, never resend a send."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from buka_nb.client import BukaClient, RetryPolicy
+from buka_nb.credentials import Credentials
+from buka_nb.errors import AuthError, ClockSkewError, InputError, NotSentError, OutcomeUnknownError
+
+CREDS = Credentials("key1", "secret-value-1", sms_app_id="app1", base_url="http://127.0.0.1:9/v3")
+FAST = RetryPolicy(max_attempts=4, backoff=0.001, max_backoff=0.002)
+OK = {"status": "0", "reason": "success", "success": "1", "fail": "0",
+      "array": [{"msgId": "2601010000001000001", "number": "447911123456", "orderId": "o1"}]}
+
+
+def client_with(responses, **kw):
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        item = responses[min(len(seen) - 1, len(responses) - 1)]
+        if isinstance(item, Exception):
+            raise item
+        return item if isinstance(item, httpx.Response) else httpx.Response(200, json=item)
+
+    return BukaClient(CREDS, transport=httpx.MockTransport(handler), retry=FAST, **kw), seen
+
+
+def test_send_retries_when_the_request_never_left():
+    client, seen = client_with([httpx.ConnectError("refused"), httpx.ConnectError("refused"), OK])
+    env = client.send_sms(["447911123456"], "hi", order_ids=["o1"])
+    assert (env.ok, env.attempts, len(seen)) == (True, 3, 3)
+    client.close()
+
+
+def test_send_timeout_after_sending_is_unknown_and_not_resent():
+    client, seen = client_with([httpx.ReadTimeout("slow"), OK])
+    with pytest.raises(OutcomeUnknownError, match="not resent"):
+        client.send_sms(["447911123456"], "hi")
+    assert len(seen) == 1
+    client.close()
+
+
+def test_send_5xx_is_unknown_but_503_is_retried():
+    client, seen = client_with([httpx.Response(500, text="boom"), OK])
+    with pytest.raises(OutcomeUnknownError, match="HTTP 500"):
+        client.send_sms(["447911123456"], "hi")
+    assert len(seen) == 1
+    client2, seen2 = client_with([httpx.Response(503), OK])
+    assert client2.send_sms(["447911123456"], "hi").ok and len(seen2) == 2
+    client.close(), client2.close()
+
+
+def test_queries_are_retried_on_timeouts_and_5xx():
+    report = {"status": "0", "reason": "success", "success": "0", "fail": "0", "sending": "0", "nofound": "1", "array": []}
+    client, seen = client_with([httpx.ReadTimeout("slow"), httpx.Response(502), report])
+    assert client.get_report(["1"]).ok and len(seen) == 3
+    client.close()
+
+
+def test_throttling_backs_off_then_succeeds():
+    client, seen = client_with([{"status": "-15", "reason": "Query too frequently"}] * 2 + [OK])
+    assert client.send_sms(["447911123456"], "hi").attempts == 3
+    client.close()
+
+
+def test_clock_skew_resigns_once_with_a_fresh_timestamp():
+    ticks = iter([1000, 2000, 3000])
+    client, seen = client_with([{"status": "-16", "reason": "Timestamp expires"}, OK], clock=lambda: next(ticks))
+    assert client.send_sms(["447911123456"], "hi").ok
+    assert [r.headers["Timestamp"] for r in seen] == ["1000", "2000"]
+    assert seen[0].headers["Sign"] != seen[1].headers["Sign"]
+    client.close()
+    stuck, seen = client_with([{"status": "-16", "reason": "Timestamp expires"}])
+    with pytest.raises(ClockSkewError):
+        stuck.send_sms(["447911123456"], "hi")
+    assert len(seen) == 2
+    stuck.close()
+
+
+def test_api_errors_are_typed_and_carry_code_and_reason():
+    client, _ = client_with([{"status": "-1", "reason": "Authentication error"}])
+    with pytest.raises(AuthError) as info:
+        client.get_balance()
+    assert (info.value.code, info.value.reason, info.value.channel) == (-1, "Authentication error", "sms")
+    client.close()
+
+
+def test_connect_failures_exhaust_into_not_sent():
+    client, seen = client_with([httpx.ConnectError("refused")])
+    with pytest.raises(NotSentError):
+        client.send_sms(["447911123456"], "hi")
+    assert len(seen) == FAST.max_attempts
+    client.close()
+
+
+def test_request_shape_and_tracer_redacts_sign():
+    events = []
+    client, seen = client_with([OK], tracer=events.append)
+    client.send_sms(["447911123456", "447911123457"], "hi there", sender_id="ACME", order_ids=["a", "b"])
+    req = seen[0]
+    assert req.method == "POST" and req.url.path == "/v3/sendSms"
+    assert req.headers["Content-Type"] == "application/json;charset=UTF-8"
+    import json
+    assert json.loads(req.content) == {"appId": "app1", "numbers": "447911123456,447911123457",
+                                       "content": "hi there", "senderId": "ACME", "orderId": "a,b"}
+    assert events[0]["headers"]["Sign"] == "********" and events[0]["code"] == 0
+    assert "secret-value-1" not in repr(client) and "secret-value-1" not in str(events)
+    client.close()
+
+
+def test_report_query_limit_is_an_input_error():
+    client, _ = client_with([OK])
+    with pytest.raises(InputError, match="at most 200 msgIds"):
+        client.get_report([str(i) for i in range(201)])
+    client.close()

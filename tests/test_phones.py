@@ -1,0 +1,48 @@
+"""Phone clean-up: every form Excel and people produce, and the explanation for each refusal."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from buka_nb.phones import normalise_numbers, region_of
+
+
+def test_repairable_forms_all_become_digits():
+    raw = pd.Series(["+44 7911 123456", "0044-7911-123456", "447911123456.0", "4.47911123456E+11",
+                     "(+44) 7911.123.456", " 447911123456 ", "+1 (415) 555-2671"])
+    out = normalise_numbers(raw)
+    assert out.number.tolist() == ["447911123456"] * 6 + ["14155552671"]
+    assert out.code.tolist() == [0] * 7
+
+
+def test_numeric_columns_from_excel():
+    out = normalise_numbers(pd.Series([447911123456.0, float("nan"), 4.5]))
+    assert out.number.tolist()[0] == "447911123456"
+    assert out.code.tolist() == [0, -8, -9]
+
+
+def test_refusals_name_the_column_and_the_fix():
+    raw = pd.Series(["", None, "12", "07911123456", "4.47911E+11", "44791112345x", "9991234567", "1234567890123456"],
+                    index=[10, 11, 12, 13, 14, 15, 16, 17])
+    out = normalise_numbers(raw, column="mobile")
+    assert out.code.tolist() == [-8, -8, -9, -9, -9, -9, -9, -9]
+    assert out.number.isna().all()
+    d = out.detail
+    assert d[10] == "column 'mobile' is empty: fill in the phone number or drop the row"
+    assert "wrong length" in d[12] and "7-15 digits" in d[12]
+    assert "starts with 0" in d[13] and "country code" in d[13]
+    assert "Excel dropped digits" in d[14] and "Text" in d[14]
+    assert "characters other than digits" in d[15]
+    assert "known country calling code" in d[16]
+    assert "wrong length" in d[17]
+    assert list(out.code.index) == list(raw.index)
+
+
+def test_strict_mode_uses_phonenumbers_validity():
+    out = normalise_numbers(pd.Series(["447911123456", "440000000000"]), strict=True)
+    assert out.code.tolist() == [0, -9]
+
+
+def test_region_of_calling_codes():
+    assert region_of(pd.Series(["447911123456", "919876543210", "2348031234567", "14155552671", "x"])).tolist() == \
+        ["GB", "IN", "NG", "US", pd.NA]
