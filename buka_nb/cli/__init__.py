@@ -14,7 +14,7 @@ from ..credentials import redact
 from ..errors import BukaError, InputError
 
 #: Sub-command modules, in the order ``buka-nb --help`` lists them.
-COMMANDS = ("simulator", "sms", "email", "voice", "report", "balance", "catalog", "demo")
+COMMANDS = ("simulator", "sms", "email", "voice", "report", "receiver", "balance", "catalog", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
