@@ -1,0 +1,3 @@
+"""Email endpoints (stub)."""
+from __future__ import annotations
+ROUTES = []

@@ -1,0 +1,236 @@
+"""The simulator's ledger: every accepted message, stored column-wise so 10^6 rows stay cheap.
+
+One :class:`ChannelLedger` per channel (``sms``, ``email``, ``voice``). A request appends its rows in
+one go (lists extended by whole batches, constants repeated with ``[x] * n``), so per-message work
+is a few C-level list operations. Delivery is decided at submit time (seeded) and the *state* of a
+message is derived from the sim clock: pending until ``deliver_at``, then its ``outcome``.
+
+>>> led = Ledger(clock=lambda: 100.0)
+>>> _ = led.append("sms", msg_ids=["1"], recipients=["91850000001"], submit_at=99.0, deliver_at=[99.5],
+...                outcomes=["delivered"], reasons=["success"])
+>>> led.count("sms", "91850000001"), led.state("sms", 0)
+(1, 'delivered')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CHANNELS = ("sms", "email", "voice")
+
+#: Column order of :meth:`Ledger.frame` and of the CSV served at ``GET /_sim/ledger``.
+COLUMNS = ("channel", "request_no", "app_id", "api_key", "recipient", "order_id", "msg_id", "task_id",
+           "sender", "content", "submitted_at", "deliver_at", "outcome", "reason", "units", "cost",
+           "duplicate", "state")
+
+_STRING_COLUMNS = ("channel", "app_id", "api_key", "recipient", "order_id", "msg_id", "task_id", "sender",
+                   "content", "outcome", "reason", "state")
+
+#: Final outcomes that count as delivered (voice outcomes are AI-call result statuses).
+DELIVERED = frozenset({"delivered", "ANSWERED"})
+
+
+class ChannelLedger:
+    """The columns of one channel. ``duplicate`` is extended last: its length is the committed row count."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.msg_id: list[str] = []
+        self.recipient: list[str] = []
+        self.order_id: list[str] = []
+        self.app_id: list[str] = []
+        self.api_key: list[str] = []
+        self.content: list[str] = []
+        self.sender: list[str] = []
+        self.task_id: list[str] = []
+        self.submit_at: list[float] = []
+        self.request_no: list[int] = []
+        self.deliver_at: list[float] = []
+        self.outcome: list[str] = []
+        self.reason: list[str] = []
+        self.units: list[int] = []
+        self.cost_micros: list[int] = []
+        self.duplicate: list[bool] = []
+        self.index: dict[str, int] = {}
+        self.seen: dict[Any, set[str]] = {}  # dup scope -> recipients already sent in that scope
+        self.duplicates = 0
+
+    def __len__(self) -> int:
+        return len(self.duplicate)
+
+
+class Ledger:
+    """All channels' rows plus the queries the endpoints and the control API need.
+
+    Writers must hold the simulator's state lock; readers may run concurrently and only look at
+    the committed prefix of each column.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.channels = {ch: ChannelLedger(ch) for ch in CHANNELS}
+
+    def clear(self) -> None:
+        self.channels = {ch: ChannelLedger(ch) for ch in CHANNELS}
+
+    # -- writing ---------------------------------------------------------------------------------
+    def append(self, channel: str, *, msg_ids: list[str], recipients: list[str], submit_at: float,
+               deliver_at: list[float], outcomes: list[str], reasons: list[str],
+               order_ids: list[str] | None = None, app_id: str = "", api_key: str = "", content: str = "",
+               sender: str = "", task_id: str = "", request_no: int = 0, units: int = 1,
+               cost_micros: int = 0, dup_scope: Any = None) -> int:
+        """Append one request's accepted messages; returns the first new row index.
+
+        A row is a *duplicate* when its recipient was already sent something in the same
+        ``dup_scope`` (default: same app and content) — the signature of a client resending.
+        """
+        led = self.channels[channel]
+        n = len(msg_ids)
+        start = len(led.msg_id)
+        scope = (app_id, content, task_id) if dup_scope is None else dup_scope
+        seen = led.seen.get(scope)
+        if seen is None:
+            seen = led.seen[scope] = set()
+        # Fast path: set operations in C; the per-row loop only runs when something repeats.
+        if seen.isdisjoint(recipients) and len(set(recipients)) == n:
+            dup_flags = [False] * n
+            seen.update(recipients)
+        else:
+            dup_flags = []
+            for r in recipients:
+                dup_flags.append(r in seen)
+                seen.add(r)
+            led.duplicates += sum(dup_flags)
+        led.msg_id.extend(msg_ids)
+        led.recipient.extend(recipients)
+        led.order_id.extend(order_ids if order_ids is not None else [""] * n)
+        led.app_id.extend([app_id] * n)
+        led.api_key.extend([api_key] * n)
+        led.content.extend([content] * n)
+        led.sender.extend([sender] * n)
+        led.task_id.extend([task_id] * n)
+        led.submit_at.extend([submit_at] * n)
+        led.request_no.extend([request_no] * n)
+        led.deliver_at.extend(deliver_at)
+        led.outcome.extend(outcomes)
+        led.reason.extend(reasons)
+        led.units.extend([units] * n)
+        led.cost_micros.extend([cost_micros] * n)
+        led.index.update(zip(msg_ids, range(start, start + n)))
+        led.duplicate.extend(dup_flags)
+        return start
+
+    def set_delivery(self, channel: str, row: int, deliver_at: float, outcome: str, reason: str,
+                     units: int | None = None, cost_micros: int | None = None) -> None:
+        """Fix a row's delivery after the fact (AI-voice calls are scheduled at taskStart)."""
+        led = self.channels[channel]
+        led.deliver_at[row], led.outcome[row], led.reason[row] = deliver_at, outcome, reason
+        if units is not None:
+            led.units[row] = units
+        if cost_micros is not None:
+            led.cost_micros[row] = cost_micros
+
+    # -- reading ---------------------------------------------------------------------------------
+    def find(self, channel: str, msg_id: str) -> int | None:
+        return self.channels[channel].index.get(msg_id)
+
+    def state(self, channel: str, row: int, now: float | None = None) -> str:
+        """``pending``, ``delivered`` or ``failed`` at sim time *now* (default: the sim clock)."""
+        led = self.channels[channel]
+        now = self.clock() if now is None else now
+        if led.deliver_at[row] > now:
+            return "pending"
+        return "delivered" if led.outcome[row] in DELIVERED else "failed"
+
+    def count(self, channel: str, recipient: str | None = None) -> int:
+        """Rows of *channel*, or only those sent to *recipient*."""
+        led = self.channels[channel]
+        if recipient is None:
+            return len(led)
+        return led.recipient[:len(led)].count(recipient)
+
+    def duplicate_count(self, channel: str) -> int:
+        return self.channels[channel].duplicates
+
+    def row(self, channel: str, row: int) -> dict[str, Any]:
+        """One row as a dict with the raw column values."""
+        led = self.channels[channel]
+        return {"channel": channel, "request_no": led.request_no[row], "app_id": led.app_id[row],
+                "api_key": led.api_key[row], "recipient": led.recipient[row], "order_id": led.order_id[row],
+                "msg_id": led.msg_id[row], "task_id": led.task_id[row], "sender": led.sender[row],
+                "content": led.content[row], "submit_at": led.submit_at[row],
+                "deliver_at": led.deliver_at[row], "outcome": led.outcome[row], "reason": led.reason[row],
+                "units": led.units[row], "cost_micros": led.cost_micros[row],
+                "duplicate": led.duplicate[row]}
+
+    def columns(self, channel: str, now: float) -> dict[str, list]:
+        """The committed rows of *channel* as raw column lists keyed by :data:`COLUMNS` (state at *now*)."""
+        led = self.channels[channel]
+        n = len(led)
+        deliver = led.deliver_at[:n]
+        outcome = led.outcome[:n]
+        state = ["pending" if d > now else ("delivered" if o in DELIVERED else "failed")
+                 for d, o in zip(deliver, outcome)]
+        return {"channel": [channel] * n, "request_no": led.request_no[:n], "app_id": led.app_id[:n],
+                "api_key": led.api_key[:n], "recipient": led.recipient[:n], "order_id": led.order_id[:n],
+                "msg_id": led.msg_id[:n], "task_id": led.task_id[:n], "sender": led.sender[:n],
+                "content": led.content[:n], "submitted_at": led.submit_at[:n], "deliver_at": deliver,
+                "outcome": outcome, "reason": led.reason[:n], "units": led.units[:n],
+                "cost": [c / 1e6 for c in led.cost_micros[:n]], "duplicate": led.duplicate[:n],
+                "state": state}
+
+    def frame(self, channel: str | None = None) -> pd.DataFrame:
+        """The ledger of one channel (or all) as a DataFrame with :data:`COLUMNS`; imports pandas lazily."""
+        import pandas as pd
+
+        now = self.clock()
+        channels = CHANNELS if channel is None else (channel,)
+        parts = [pd.DataFrame(self.columns(ch, now), columns=list(COLUMNS)) for ch in channels]
+        return finish_frame(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
+
+    def duplicates(self, channel: str) -> pd.DataFrame:
+        """Rows that repeat an earlier (recipient, app, content) of *channel*: what a resend produces."""
+        frame = self.frame(channel)
+        return frame[frame["duplicate"]].reset_index(drop=True)
+
+    def iter_csv(self, channel: str | None = None, chunk_rows: int = 20000) -> Iterator[bytes]:
+        """The ledger as CSV bytes in chunks (header first); times are epoch seconds, empty = never."""
+        now = self.clock()
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for ch in CHANNELS if channel is None else (channel,):
+            raw = self.columns(ch, now)
+            raw["deliver_at"] = ["" if math.isinf(d) else repr(d) for d in raw["deliver_at"]]
+            raw["cost"] = [f"{c:.6f}" for c in raw["cost"]]
+            columns = [raw[c] for c in COLUMNS]
+            for start in range(0, len(raw["msg_id"]), chunk_rows):
+                writer.writerows(zip(*(col[start:start + chunk_rows] for col in columns)))
+                yield buf.getvalue().encode("utf-8")
+                buf.seek(0)
+                buf.truncate()
+        if buf.tell():
+            yield buf.getvalue().encode("utf-8")
+
+
+def finish_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a raw ledger frame (in-process or read back from CSV) its final dtypes."""
+    import pandas as pd
+
+    out = frame.copy()
+    for col in _STRING_COLUMNS:
+        out[col] = out[col].fillna("").astype("string")
+    for col in ("submitted_at", "deliver_at"):
+        seconds = pd.to_numeric(out[col], errors="coerce").replace([math.inf, -math.inf], float("nan"))
+        out[col] = pd.to_datetime(seconds, unit="s", utc=True)
+    out["request_no"] = out["request_no"].astype("int64")
+    out["units"] = out["units"].astype("int64")
+    out["cost"] = out["cost"].astype("float64")
+    out["duplicate"] = out["duplicate"].map(lambda v: v is True or str(v).lower() == "true").astype("bool")
+    return out[list(COLUMNS)]

@@ -1,0 +1,224 @@
+"""The simulator's HTTP layer: a loopback ThreadingHTTPServer, routing, auth, fault injection.
+
+Requests under ``/v3/`` go through: count → pick faults → latency → (reset before) → read body →
+(terminal fault) → parse → authenticate → handler → (reset after) → (slow) → answer. Paths under
+``/_sim/`` are the unauthenticated control API (:mod:`.control`). Responses are written in one
+``send`` with Nagle off and HTTP/1.1 keep-alive, because the client's throughput tests measure
+*us* otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import struct
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from ..signing import MAX_SKEW_SECONDS, verify
+from . import aivoice, control, email, sms
+from .common import AUTH_CODE, CRASH_CODE, PARAM_CODE, SKEW_CODE, Call, Route
+from .config import TERMINAL
+from .state import SimState
+
+log = logging.getLogger("buka_nb.simulator")
+
+LOOPBACK = ("127.0.0.1", "localhost")
+JSON_TYPE = "application/json;charset=UTF-8"
+
+
+class Router:
+    """Path → :class:`Route`. SMS and email paths are exact; AI voice is case-insensitive (§8 row 9)."""
+
+    def __init__(self) -> None:
+        self.exact = {r.name: r for r in sms.ROUTES + email.ROUTES}
+        self.folded = {r.name.lower(): r for r in aivoice.ROUTES}
+
+    def resolve(self, path: str) -> Route | None:
+        rel = path[len("/v3/"):].strip("/") if path.startswith("/v3/") else None
+        if not rel:
+            return None
+        return self.exact.get(rel) or self.folded.get(rel.lower())
+
+
+class SimHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True          # slow-fault sleepers must not keep the process alive
+    allow_reuse_address = True
+    request_queue_size = 512       # benchmarks open many connections at once
+
+    def __init__(self, port: int, app: Any) -> None:
+        self.app = app
+        super().__init__(("127.0.0.1", port), Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Resets and client timeouts are the point of a fault simulator: never print tracebacks.
+        log.debug("connection error from %s", client_address, exc_info=True)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "buka-sim/1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # no per-request logging
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if not size:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def send_bytes(self, status: int, body: bytes, content_type: str = JSON_TYPE) -> None:
+        head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nServer: {self.server_version}\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n")
+        if self.close_connection:
+            head += "Connection: close\r\n"
+        try:
+            self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
+        except OSError:  # the client gave up (timeout fault): nothing to answer
+            self.close_connection = True
+
+    def send_json(self, status: int, obj: Any) -> None:
+        self.send_bytes(status, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+    def send_stream(self, chunks: Any, content_type: str) -> None:
+        """Chunked transfer for large control answers (the 10^6-row ledger)."""
+        head = (f"HTTP/1.1 200 OK\r\nServer: {self.server_version}\r\nContent-Type: {content_type}\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n")
+        try:
+            self.wfile.write(head.encode("latin-1"))
+            for chunk in chunks:
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
+
+    def abort(self) -> None:
+        """Drop the connection with a TCP reset (SO_LINGER 0) and write nothing."""
+        self.close_connection = True
+        sock = self.connection
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        for stream in (self.rfile, self.wfile):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            sock.close()  # with rfile closed this is the real close, so the RST goes out now
+        except OSError:
+            pass
+
+    # -- the request pipeline --------------------------------------------------------------------
+    def _dispatch(self, method: str) -> None:
+        app = self.server.app
+        path, _, query = self.path.partition("?")
+        if path.startswith("/_sim"):
+            control.handle(self, app, method, path, query)
+            return
+        route = app.router.resolve(path)
+        if route is None:
+            self.read_body()
+            self.send_json(404, {"status": "404", "reason": "Not Found", "path": path})
+            return
+        if method not in route.methods:
+            self.read_body()
+            self.send_json(405, {"status": "405", "reason": "Method Not Allowed", "path": path})
+            return
+        state: SimState = app.state
+        with state.lock:
+            request_no = state.record_request(route.name)
+            faults = state.plan.pick(route.name, time.monotonic())
+        for fault in faults:
+            state.record_fault(f"http{fault.value}" if fault.kind == "http" else fault.kind)
+        delay = state.latency + sum(float(f.value) for f in faults if f.kind == "latency")
+        if delay > 0:
+            app.stopping.wait(delay)
+        terminal = next((f for f in faults if f.kind in TERMINAL), None)
+        if terminal is not None and terminal.kind == "reset_before":
+            state.record_outcome(route.name, "reset_before")
+            self.abort()
+            return
+        raw = self.read_body()
+        if terminal is not None:
+            if terminal.kind == "http":
+                status = int(terminal.value)
+                state.record_outcome(route.name, f"http{status}")
+                self.send_bytes(status, f"{status} {HTTPStatus(status).phrase}".encode(), "text/plain")
+                return
+            body = route.error(terminal.code_for(route.channel))
+        else:
+            body = self._process(app, route, method, query, raw, request_no)
+        state.record_outcome(route.name, body.get("status", "?"))
+        if any(f.kind == "reset_after" for f in faults):
+            self.abort()
+            return
+        slow = next((f for f in faults if f.kind == "slow"), None)
+        if slow is not None:
+            app.stopping.wait(float(slow.value))
+        self.send_json(200, body)
+
+    def _process(self, app: Any, route: Route, method: str, query: str, raw: bytes,
+                 request_no: int) -> dict[str, Any]:
+        state: SimState = app.state
+        channel = route.channel
+        params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        if raw.strip():
+            # §8 row 23: the body is JSON whatever the Content-Type says.
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return route.error(PARAM_CODE[channel])
+            if not isinstance(body, dict):
+                return route.error(PARAM_CODE[channel])
+            params.update(body)
+        key = self.headers.get("Api-Key") or ""
+        stamp = self.headers.get("Timestamp") or ""
+        account = state.accounts.get(key.strip())
+        if account is None or not verify(account.api_key, account.api_secret, stamp.strip(),
+                                         self.headers.get("Sign") or ""):
+            return route.error(AUTH_CODE[channel])
+        if abs(state.now() - int(stamp)) > MAX_SKEW_SECONDS:
+            return route.error(SKEW_CODE[channel])
+        call = Call(state, account, route.name, channel, method, params, request_no)
+        try:
+            return route.handler(call)
+        except Exception:  # a simulator bug must look like BUKA's "port program unusual", not hang
+            log.exception("simulator handler %s failed", route.name)
+            return route.error(CRASH_CODE[channel])
+
+
+def serve_in_thread(server: SimHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              name=f"buka-sim-{server.server_address[1]}", daemon=True)
+    thread.start()
+    return thread

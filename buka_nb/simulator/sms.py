@@ -1,0 +1,245 @@
+"""SMS and account endpoints (buka-api.md §3): getBalance, sendSms, sendSms/batch, getReport, getSentRcd.
+
+Also the small recordMo and postback/backfill calls. Style A envelopes with string counters; codes
+from the SMS table. Per-number work in sendSms is kept to a few C-level operations because the
+simulator must absorb ~10^6 numbers faster than a client can send them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..segments import MAX_CONTENT_CHARS, sms_segments
+from .common import Call, Route, csv_list, integer, page, price_text, reply, reply_b, text
+from .state import MICROS, iso8, money, parse_time
+
+MAX_GET_NUMBERS = 100
+MAX_POST_NUMBERS = 1000
+MAX_REPORT_IDS = 200
+MAX_SENT_ROWS = 50_000
+MAX_WINDOW_SECONDS = 31 * 86400
+MAX_SENDER_CHARS = 32
+
+#: Mobile country codes by dialling prefix, for DLR pushes (longest prefix wins; unknown → "-1").
+MCC = {"1": "310", "7": "250", "20": "602", "27": "655", "33": "208", "34": "214", "39": "222",
+       "44": "234", "49": "262", "52": "334", "55": "724", "60": "502", "62": "510", "63": "515",
+       "65": "525", "66": "520", "84": "452", "86": "460", "90": "286", "91": "404", "92": "410",
+       "234": "621", "254": "639", "880": "470", "966": "420", "971": "424"}
+
+
+def _valid_number(token: str) -> bool:
+    # isascii() first: str.isdigit() also accepts superscripts and other Unicode digits.
+    return token.isascii() and token.isdigit() and 7 <= len(token) <= 15
+
+
+def get_balance(call: Call) -> dict[str, Any]:
+    acct = call.account
+    if acct.locked:
+        return reply("sms", -13)
+    return reply("sms", 0, balance=money(acct.balance_micros), gift=money(acct.gift_micros),
+                 credit=money(acct.credit_micros))
+
+
+def _group(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Validate one message group; returns (code, group) where code 0 means usable."""
+    numbers, content = text(params, "numbers"), text(params, "content")
+    sender, order = text(params, "senderId"), text(params, "orderId")
+    if None in (numbers, content, sender, order):
+        return -22, {}
+    tokens = csv_list(numbers)
+    if not tokens:
+        return -8, {}
+    if not content:
+        return -4, {}
+    if len(content) > MAX_CONTENT_CHARS:
+        return -5, {}
+    if len(sender) > MAX_SENDER_CHARS:
+        return -22, {}
+    orders = csv_list(order) if order else [""] * len(tokens)
+    if len(orders) != len(tokens):
+        return -22, {}
+    return 0, {"tokens": tokens, "orders": orders, "content": content, "sender": sender}
+
+
+def send_sms(call: Call) -> dict[str, Any]:
+    if call.account.locked:
+        return reply("sms", -13)
+    if text(call.params, "appId") != call.account.sms_app_id:
+        return reply("sms", -22)
+    code, group = _group(call.params)
+    if code:
+        return reply("sms", code)
+    limit = MAX_GET_NUMBERS if call.method == "GET" else MAX_POST_NUMBERS
+    if len(group["tokens"]) > limit:
+        return reply("sms", -7)
+    return _submit(call, [group])
+
+
+def send_batch(call: Call) -> dict[str, Any]:
+    if call.account.locked:
+        return reply("sms", -13)
+    if text(call.params, "appId") != call.account.sms_app_id:
+        return reply("sms", -22)
+    items = call.params.get("array")
+    if not isinstance(items, list):
+        return reply("sms", -22)
+    if not items:
+        return reply("sms", -8)
+    groups = []
+    for item in items:
+        if not isinstance(item, dict):
+            return reply("sms", -22)
+        code, group = _group(item)
+        if code:
+            return reply("sms", code)
+        groups.append(group)
+    if sum(len(g["tokens"]) for g in groups) > MAX_POST_NUMBERS:
+        return reply("sms", -7)
+    return _submit(call, groups)
+
+
+def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accept the valid numbers of every group as one all-or-nothing charge."""
+    state, acct = call.state, call.account
+    price = round(acct.sms_price * MICROS)
+    total_cost = accepted = failed = 0
+    for g in groups:
+        code = state.scenario_code("sms", g["tokens"], g["content"])
+        if code is not None:
+            return reply("sms", code)
+        rejected = state.scenario_rejects("sms", g["tokens"]) if state.scenarios else ()
+        keep = [i for i, t in enumerate(g["tokens"]) if _valid_number(t) and i not in rejected]
+        if len(keep) == len(g["tokens"]):
+            g["numbers"], g["order_ids"] = g["tokens"], g["orders"]
+        else:
+            g["numbers"] = [g["tokens"][i] for i in keep]
+            g["order_ids"] = [g["orders"][i] for i in keep]
+        g["units"] = sms_segments(g["content"])[1]
+        total_cost += len(keep) * g["units"] * price
+        accepted += len(keep)
+        failed += len(g["tokens"]) - len(keep)
+    if not accepted:
+        return reply("sms", -9)
+    now = state.now()
+    # The seeded draw is the heaviest per-number step; it needs no lock.
+    for g in groups:
+        g["delivery"] = state.decide("sms", g["numbers"], g["content"], now)
+    array: list[dict[str, str]] = []
+    with state.lock:
+        if not acct.charge(total_cost):
+            return reply("sms", -10)
+        for g in groups:
+            ids = state.new_ids(len(g["numbers"]), now)
+            deliver, outcomes, reasons = g["delivery"]
+            start = state.ledger.append(
+                "sms", msg_ids=ids, recipients=g["numbers"], order_ids=g["order_ids"], app_id=acct.sms_app_id,
+                api_key=acct.api_key, content=g["content"], sender=g["sender"], submit_at=now,
+                request_no=call.request_no, deliver_at=deliver, outcomes=outcomes, reasons=reasons,
+                units=g["units"], cost_micros=g["units"] * price)
+            state.queue_pushes("sms", range(start, start + len(ids)), deliver)
+            array += [{"msgId": m, "number": n, "orderId": o} for m, n, o in zip(ids, g["numbers"], g["order_ids"])]
+    return reply("sms", 0, success=str(accepted), fail=str(failed), array=array)
+
+
+def get_report(call: Call) -> dict[str, Any]:
+    acct, state = call.account, call.state
+    if text(call.params, "appId") != acct.sms_app_id:
+        return reply("sms", -22)
+    ids = csv_list(text(call.params, "msgIds") or "")
+    if not ids or len(ids) > MAX_REPORT_IDS:
+        return reply("sms", -14)
+    led = state.ledger.channels["sms"]
+    now = state.now()
+    counts = {"0": 0, "1": 0, "-1": 0}
+    nofound = 0
+    array = []
+    for msg_id in ids:
+        row = led.index.get(msg_id)
+        if row is None or led.api_key[row] != acct.api_key or led.app_id[row] != acct.sms_app_id:
+            nofound += 1
+            continue
+        at = led.deliver_at[row]
+        if at > now:
+            status, received = "-1", ""
+        else:
+            status, received = ("0" if led.outcome[row] == "delivered" else "1"), iso8(at)
+        counts[status] += 1
+        array.append({"msgId": msg_id, "number": led.recipient[row], "receiveTime": received, "status": status})
+    return reply("sms", 0, success=str(counts["0"]), fail=str(counts["1"]), sending=str(counts["-1"]),
+                 nofound=str(nofound), array=array)
+
+
+def get_sent_rcd(call: Call) -> dict[str, Any]:
+    acct, state = call.account, call.state
+    if text(call.params, "appId") != acct.sms_app_id:
+        return reply("sms", -22)
+    start, end = parse_time(call.params.get("startTime")), parse_time(call.params.get("endTime"))
+    if start is None or end is None or end < start:
+        return reply("sms", -11)
+    if end - start > MAX_WINDOW_SECONDS:
+        return reply("sms", -25)
+    first = integer(call.params.get("startIndex", 0) or 0)
+    if first is None or first < 0:
+        return reply("sms", -22)
+    led = state.ledger.channels["sms"]
+    now = state.now()
+    n = len(led)
+    key, app = acct.api_key, acct.sms_app_id
+    # Only final messages are listed: the call reports what was delivered or failed in the slot.
+    rows = [i for i in range(n) if start <= led.submit_at[i] <= end and led.deliver_at[i] <= now
+            and led.app_id[i] == app and led.api_key[i] == key]
+    array = []
+    ok = bad = 0
+    for i in rows[first:first + MAX_SENT_ROWS]:
+        delivered = led.outcome[i] == "delivered"
+        ok, bad = ok + delivered, bad + (not delivered)
+        array.append({"msgId": led.msg_id[i], "number": led.recipient[i], "receiveTime": iso8(led.deliver_at[i]),
+                      "status": "0" if delivered else "2"})
+    return reply("sms", 0, success=str(ok), fail=str(bad), array=array)
+
+
+def record_mo(call: Call) -> dict[str, Any]:
+    """Inbound replies: the simulator has none, so a well-formed query gets an empty page."""
+    if call.account.locked:
+        return reply_b("sms", -13)
+    if text(call.params, "appId") != call.account.sms_app_id:
+        return reply_b("sms", -22)
+    params = call.params.get("params") if isinstance(call.params.get("params"), dict) else {}
+    start, end = parse_time(params.get("strTime")), parse_time(params.get("endTime"))
+    if start is None or end is None or end < start:
+        return reply_b("sms", -11)
+    return reply_b("sms", 0, page([], call.params.get("current"), call.params.get("size"), 15))
+
+
+def postback(call: Call) -> dict[str, Any]:
+    if text(call.params, "appId") != call.account.sms_app_id:
+        return reply("sms", -22)
+    if not text(call.params, "number") or not text(call.params, "time"):
+        return reply("sms", -14)
+    return reply("sms", 0)
+
+
+def dlr_payload(state: Any, row: int) -> dict[str, Any]:
+    """The §7.1 delivery report for one ledger row (valid JSON, string ids, epoch-ms timestamp)."""
+    r = state.ledger.row("sms", row)
+    acct = state.accounts.get(r["api_key"])
+    number = r["recipient"]
+    mcc = next((MCC[number[:k]] for k in (3, 2, 1) if number[:k] in MCC), "-1")
+    delivered = r["outcome"] == "delivered"
+    price = r["cost_micros"] // max(r["units"], 1)
+    return {"appId": r["app_id"], "orderId": r["order_id"], "msgid": r["msg_id"], "mobile": number,
+            "status": 0 if delivered else 1, "reason": r["reason"], "timestamp": int(r["deliver_at"] * 1000),
+            "mcc": mcc, "mnc": "-1",
+            "pricedetail": {"pay": price_text(r["cost_micros"]), "chargeCnt": r["units"],
+                            "currency": acct.currency if acct else "EUR", "price": price_text(price)}}
+
+
+ROUTES = [
+    Route("getBalance", "sms", "A", get_balance, ("GET", "POST")),
+    Route("sendSms", "sms", "A", send_sms, ("GET", "POST")),
+    Route("sendSms/batch", "sms", "A", send_batch, ("POST",)),
+    Route("getReport", "sms", "A", get_report, ("GET", "POST")),
+    Route("getSentRcd", "sms", "A", get_sent_rcd, ("GET", "POST")),
+    Route("recordMo", "sms", "B", record_mo, ("POST",)),
+    Route("postback/backfill", "sms", "A", postback, ("POST",)),
+]

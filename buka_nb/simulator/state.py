@@ -1,0 +1,408 @@
+"""Pure simulator state: accounts and money, the sim clock, message ids, seeded delivery, stats.
+
+No HTTP here. Every mutation happens under ``SimState.lock`` (one ``RLock``): the server's handler
+threads validate outside it and take it only to charge, allocate ids and append to the ledger.
+
+Money is kept in integer micro-units so 10^6 charges of 0.01 add up exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import itertools
+import os
+import re
+import threading
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..credentials import DEMO, ENV
+from .config import DeliveryModel, Fault, FaultPlan, Scenario
+from .ledger import Ledger
+
+#: BUKA's platform time zone: every formatted time is ``+08:00`` (samples in buka-api.md).
+TZ = timezone(timedelta(hours=8))
+MICROS = 1_000_000
+
+
+@dataclass
+class Account:
+    """One simulated BUKA account: credentials, per-channel app ids, money, prices and limits."""
+
+    api_key: str
+    api_secret: str
+    sms_app_id: str = ""
+    email_app_id: str = ""
+    voice_app_id: str = ""
+    balance: float = 1000.0
+    gift: float = 0.0
+    credit: float = 0.0
+    locked: bool = False
+    sms_price: float = 0.01      # per billed segment
+    email_price: float = 0.001   # per accepted address
+    voice_price: float = 0.05    # per started minute of an answered AI call
+    currency: str = "EUR"
+    max_robots: int = 10
+    senders: tuple[str, ...] = ("noreply@demo.buka.test",)
+    balance_micros: int = field(default=0, repr=False)
+    gift_micros: int = field(default=0, repr=False)
+    credit_micros: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.senders = tuple(s.lower() for s in self.senders)
+        self.set_money(self.balance, self.gift, self.credit)
+
+    @classmethod
+    def coerce(cls, value: Account | dict) -> Account:
+        if isinstance(value, Account):
+            return copy.deepcopy(value)
+        data = {k: v for k, v in dict(value).items() if not k.endswith("_micros")}
+        if "senders" in data:
+            data["senders"] = tuple(data["senders"])
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if not k.endswith("_micros")}
+        data.update(balance=self.balance_micros / MICROS, gift=self.gift_micros / MICROS,
+                    credit=self.credit_micros / MICROS, senders=list(self.senders))
+        return data
+
+    def set_money(self, balance: float | None = None, gift: float | None = None,
+                  credit: float | None = None) -> None:
+        if balance is not None:
+            self.balance_micros = round(float(balance) * MICROS)
+        if gift is not None:
+            self.gift_micros = round(float(gift) * MICROS)
+        if credit is not None:
+            self.credit_micros = round(float(credit) * MICROS)
+
+    def spendable(self) -> int:
+        return self.balance_micros + self.gift_micros + self.credit_micros
+
+    def charge(self, micros: int) -> bool:
+        """Take *micros* (gift first, then balance down to -credit); False and nothing taken if short."""
+        if micros > self.spendable():
+            return False
+        from_gift = min(self.gift_micros, micros)
+        self.gift_micros -= from_gift
+        self.balance_micros -= micros - from_gift
+        return True
+
+    def app_id(self, channel: str) -> str:
+        return getattr(self, f"{channel}_app_id")
+
+
+def default_accounts(environ: dict[str, str] | None = None) -> tuple[list[Account], str]:
+    """Accounts from the client's environment variables if key and secret are set, else the demo one.
+
+    Returns the accounts and their source (``environment`` or ``demo``).
+    """
+    env = os.environ if environ is None else environ
+    if env.get(ENV["api_key"]) and env.get(ENV["api_secret"]):
+        ids = {name: env.get(ENV[name]) or DEMO[name] for name in ("sms_app_id", "email_app_id", "voice_app_id")}
+        return [Account(env[ENV["api_key"]], env[ENV["api_secret"]], **ids)], "environment"
+    return [Account(**DEMO)], "demo"
+
+
+def money(micros: int) -> str:
+    """BUKA money text with six decimals, e.g. ``"1000.000000"``."""
+    sign = "-" if micros < 0 else ""
+    whole, frac = divmod(abs(micros), MICROS)
+    return f"{sign}{whole}.{frac:06d}"
+
+
+def iso8(t: float) -> str:
+    """ISO-8601 in BUKA's zone: ``2021-02-12T09:30:03+08:00``."""
+    return datetime.fromtimestamp(t, TZ).isoformat(timespec="seconds")
+
+
+def local8(t: float) -> str:
+    """``yyyy-MM-dd HH:mm:ss`` in BUKA's zone (AI voice, voice tasks)."""
+    return datetime.fromtimestamp(t, TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_time(text: Any) -> float | None:
+    """Epoch seconds from ISO-8601 (with or without offset) or ``yyyy-MM-dd HH:mm:ss``; None if bad.
+
+    Naive times are read as +08:00. A ``+`` decoded to a space by careless URL encoding is repaired.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text.strip())
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=TZ)
+    return parsed.timestamp()
+
+
+class SimState:
+    """Everything the endpoints share. Build it through :class:`buka_nb.simulator.Simulator`."""
+
+    def __init__(self, *, seed: int = 0, accounts: list[Account | dict] | None = None,
+                 report_delay: tuple[float, float] = (2.0, 30.0), clock_offset: float = 0.0,
+                 latency: float = 0.0, rate_limit: float | None = None,
+                 faults: list[Fault | str | dict] = (), scenarios: list[Scenario | str | dict] = (),
+                 delivery: DeliveryModel | dict | None = None, push_url: str | None = None,
+                 voice_push_url: str | None = None) -> None:
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)  # wakes the push thread on advance/new rows
+        if accounts:
+            self.account_source = "arguments"
+            account_list = [Account.coerce(a) for a in accounts]
+        else:
+            account_list, self.account_source = default_accounts()
+        self._initial = dict(seed=seed, accounts=[a.to_dict() for a in account_list],
+                             report_delay=tuple(report_delay), clock_offset=clock_offset, latency=latency,
+                             rate_limit=rate_limit, faults=[Fault.coerce(f) for f in faults],
+                             scenarios=[Scenario.coerce(s) for s in scenarios],
+                             delivery=DeliveryModel.coerce(delivery), push_url=push_url,
+                             voice_push_url=voice_push_url)
+        self.ledger = Ledger(self.now)
+        self._next_id = 0  # msgId counter survives reset so ids never repeat within a process
+        self.wall_start = time.time()
+        self.reset()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the construction-time configuration: empty ledger, fresh balances, no tasks."""
+        with self.lock:
+            init = self._initial
+            self.seed = int(init["seed"])
+            self.accounts = {a["api_key"]: Account.coerce(a) for a in init["accounts"]}
+            self.default_key = init["accounts"][0]["api_key"]
+            self.report_delay = tuple(float(x) for x in init["report_delay"])
+            self.clock_offset = float(init["clock_offset"])
+            self.advanced = 0.0
+            self.latency = float(init["latency"] or 0.0)
+            self.rate_limit = init["rate_limit"]
+            self.faults = list(init["faults"])
+            self.scenarios = list(init["scenarios"])
+            self.delivery = init["delivery"]
+            self.push_url = init["push_url"]
+            self.voice_push_url = init["voice_push_url"]
+            self.ledger.clear()
+            self.tasks: dict[int, Any] = {}        # AI-voice tasks, owned by aivoice.py
+            self.next_job_id = 10001
+            self.pushes: list[tuple[float, int, str, int]] = []
+            self._push_seq = itertools.count()
+            self.stats = {"requests": 0, "endpoints": {}, "faults": {}, "first": None, "last": None}
+            self._rebuild_plan()
+            self.changed.notify_all()
+
+    def _rebuild_plan(self) -> None:
+        extra = [Fault("rate", value=self.rate_limit)] if self.rate_limit else []
+        self.plan = FaultPlan(self.faults + extra, self.seed)
+
+    def configure(self, **options: Any) -> None:
+        """Change settings at run time (the ``POST /_sim/config`` body). Unknown keys raise ``ValueError``.
+
+        Keys: faults, scenarios, balance/gift/credit/locked (default account), accounts
+        ({api_key: {...}} updates or a list of new accounts), report_delay, clock_offset, latency,
+        rate_limit, delivery, seed, push_url, voice_push_url. Setting faults restarts their counters.
+        """
+        with self.lock:
+            for key, value in options.items():
+                if key == "faults":
+                    self.faults = [Fault.coerce(f) for f in value or ()]
+                elif key == "scenarios":
+                    self.scenarios = [Scenario.coerce(s) for s in value or ()]
+                elif key in ("balance", "gift", "credit"):
+                    self.accounts[self.default_key].set_money(**{key: value})
+                elif key == "locked":
+                    self.accounts[self.default_key].locked = bool(value)
+                elif key == "accounts":
+                    self._configure_accounts(value)
+                elif key == "report_delay":
+                    lo, hi = (float(x) for x in value)
+                    if not 0 <= lo <= hi:
+                        raise ValueError("report_delay must be (min, max) with 0 <= min <= max")
+                    self.report_delay = (lo, hi)
+                elif key in ("clock_offset", "latency"):
+                    setattr(self, key, float(value or 0.0))
+                elif key == "rate_limit":
+                    self.rate_limit = float(value) if value else None
+                elif key == "delivery":
+                    self.delivery = DeliveryModel.coerce(value)
+                elif key == "seed":
+                    self.seed = int(value)
+                elif key in ("push_url", "voice_push_url"):
+                    setattr(self, key, value or None)
+                else:
+                    raise ValueError(f"unknown simulator setting {key!r}")
+            self._rebuild_plan()
+            self.changed.notify_all()
+
+    def _configure_accounts(self, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, changes in value.items():
+                account = self.accounts[key]
+                changes = dict(changes)
+                account.set_money(changes.pop("balance", None), changes.pop("gift", None),
+                                  changes.pop("credit", None))
+                for name, val in changes.items():
+                    if not hasattr(account, name):
+                        raise ValueError(f"unknown account field {name!r}")
+                    setattr(account, name, val)
+        else:
+            for item in value:
+                account = Account.coerce(item)
+                self.accounts[account.api_key] = account
+
+    # -- clock and ids ---------------------------------------------------------------------------
+    def now(self) -> float:
+        """Sim time: wall clock + configured offset + everything :meth:`advance` added."""
+        return time.time() + self.clock_offset + self.advanced
+
+    def advance(self, seconds: float) -> float:
+        with self.lock:
+            self.advanced += float(seconds)
+            self.changed.notify_all()
+        return self.now()
+
+    def new_ids(self, n: int, now: float) -> list[str]:
+        """*n* unique 19-digit ids: ``yymmddHHMMSS`` (sim time, +08:00) and a 7-digit counter.
+
+        The counter runs through 1000000-9999999 so it always has seven digits; ids only repeat
+        after 9 million ids within one second.
+        """
+        prefix = datetime.fromtimestamp(now, TZ).strftime("%y%m%d%H%M%S")
+        first = self._next_id
+        self._next_id += n
+        return [prefix + str(1000000 + (c % 9000000)) for c in range(first, first + n)]
+
+    # -- delivery --------------------------------------------------------------------------------
+    def decide(self, channel: str, recipients: list[str], content: str,
+               submit_at: float) -> tuple[list[float], list[str], list[str]]:
+        """Seeded delivery time, outcome and reason per recipient, then forced by scenarios.
+
+        The draw depends only on (seed, channel, content, recipient): the same message gets the same
+        fate in every run, whatever the request order or concurrency.
+        """
+        lo, hi = self.report_delay
+        model = self.delivery
+        p_ok, p_fail = model.delivered, model.failed
+        span, slow_span = hi - lo, hi * (model.slow_factor - 1.0)
+        base = zlib.crc32(f"{self.seed}|{channel}|{content}".encode("utf-8"))
+        deliver: list[float] = []
+        outcome: list[str] = []
+        reason: list[str] = []
+        for r in recipients:
+            h = (zlib.crc32(r.encode(), base) * 2654435761) & 0xFFFFFFFF  # Knuth scramble of the CRC
+            u = (h & 0xFFFF) / 65536.0
+            v = (h >> 16) / 65536.0
+            if u < p_ok:
+                deliver.append(submit_at + lo + v * span)
+                outcome.append("delivered")
+                reason.append("success")
+            elif u < p_ok + p_fail:
+                deliver.append(submit_at + lo + v * span)
+                outcome.append("failed")
+                reason.append(model.fail_reason(channel, (u - p_ok) / p_fail))
+            else:  # slow but delivered
+                deliver.append(submit_at + hi + v * slow_span)
+                outcome.append("delivered")
+                reason.append("success")
+        for sc in self.scenarios:
+            if sc.action not in ("fail", "deliver", "pending") or not sc.applies(channel):
+                continue
+            rx = re.compile(sc.match)
+            if sc.field == "content":
+                hits = range(len(recipients)) if rx.search(content) else ()
+            else:
+                hits = [i for i, r in enumerate(recipients) if rx.search(r)]
+            for i in hits:
+                if sc.action == "pending":
+                    deliver[i], outcome[i], reason[i] = float("inf"), "", ""
+                    continue
+                if sc.delay is not None:
+                    deliver[i] = submit_at + sc.delay
+                if sc.action == "fail":
+                    outcome[i], reason[i] = "failed", sc.reason or "UNDELIV"
+                else:
+                    outcome[i], reason[i] = "delivered", "success"
+        return deliver, outcome, reason
+
+    def scenario_code(self, channel: str, recipients: list[str], content: str = "") -> int | None:
+        """The request-level code a ``code`` scenario forces, if any recipient (or the content) matches."""
+        for sc in self.scenarios:
+            if sc.action == "code" and sc.applies(channel):
+                rx = re.compile(sc.match)
+                if (rx.search(content) if sc.field == "content" else any(rx.search(r) for r in recipients)):
+                    return int(sc.code)
+        return None
+
+    def scenario_rejects(self, channel: str, recipients: list[str]) -> set[int]:
+        """Indices of recipients a ``reject`` scenario refuses individually."""
+        out: set[int] = set()
+        for sc in self.scenarios:
+            if sc.action == "reject" and sc.applies(channel) and sc.field == "recipient":
+                rx = re.compile(sc.match)
+                out.update(i for i, r in enumerate(recipients) if rx.search(r))
+        return out
+
+    # -- push queue ------------------------------------------------------------------------------
+    def push_enabled(self, channel: str) -> bool:
+        return bool(self.push_url if channel == "sms" else self.voice_push_url if channel == "voice" else None)
+
+    def queue_pushes(self, channel: str, rows: range | list[int], deliver_at: list[float]) -> None:
+        """Queue reports for the push thread (caller holds the lock). Never-final rows are skipped."""
+        if not self.push_enabled(channel):
+            return
+        seq = self._push_seq
+        for row, t in zip(rows, deliver_at):
+            if t != float("inf"):
+                heapq.heappush(self.pushes, (t, next(seq), channel, row))
+        self.changed.notify_all()
+
+    # -- stats -----------------------------------------------------------------------------------
+    def record_request(self, endpoint: str) -> int:
+        """Count a /v3 request; returns its global 1-based number (caller holds the lock)."""
+        stats = self.stats
+        stats["requests"] += 1
+        wall = time.time()
+        stats["first"] = stats["first"] or wall
+        stats["last"] = wall
+        entry = stats["endpoints"].setdefault(endpoint, {"requests": 0, "codes": {}})
+        entry["requests"] += 1
+        return stats["requests"]
+
+    def record_outcome(self, endpoint: str, outcome: str) -> None:
+        """Count what a request ended with: a status code (``"0"``, ``"-10"``), ``http500`` or a fault."""
+        with self.lock:
+            codes = self.stats["endpoints"].setdefault(endpoint, {"requests": 0, "codes": {}})["codes"]
+            codes[outcome] = codes.get(outcome, 0) + 1
+
+    def record_fault(self, kind: str) -> None:
+        with self.lock:
+            self.stats["faults"][kind] = self.stats["faults"].get(kind, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``GET /_sim/stats`` body."""
+        with self.lock:
+            stats = copy.deepcopy(self.stats)
+            first, last = stats.pop("first"), stats.pop("last")
+            active = (last - first) if first and last and last > first else 0.0
+            led = self.ledger
+            return {
+                "now": self.now(), "now_iso": iso8(self.now()), "seed": self.seed,
+                "uptime": time.time() - self.wall_start,
+                "requests_total": stats["requests"],
+                "requests_per_second": round(stats["requests"] / active, 3) if active else 0.0,
+                "endpoints": stats["endpoints"], "faults": stats["faults"],
+                "messages": {ch: led.count(ch) for ch in led.channels},
+                "duplicates": {ch: led.duplicate_count(ch) for ch in led.channels},
+                "balances": {k: money(a.balance_micros) for k, a in self.accounts.items()},
+                "pushes_queued": len(self.pushes),
+                "config": {"report_delay": list(self.report_delay), "clock_offset": self.clock_offset,
+                           "advanced": self.advanced, "latency": self.latency, "rate_limit": self.rate_limit,
+                           "faults": [f.to_dict() for f in self.faults],
+                           "scenarios": [s.to_dict() for s in self.scenarios],
+                           "push_url": self.push_url, "voice_push_url": self.voice_push_url},
+            }
