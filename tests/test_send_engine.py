@@ -1,0 +1,151 @@
+"""The shared send path on a scripted transport: journal first, stop early, unknown never resent, resume."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import httpx
+import pandas as pd
+import pytest
+
+from buka_nb.client import BukaClient, RetryPolicy
+from buka_nb.credentials import Credentials
+from buka_nb.errors import InputError
+from buka_nb.journal import Journal
+from buka_nb.schema import RESULT_SCHEMA
+from buka_nb.sms import send_sms
+
+CREDS = Credentials("key1", "secret-value-1", sms_app_id="app1", base_url="http://127.0.0.1:9/v3")
+
+
+class FakeBuka:
+    """A scripted sendSms/getSentRcd: ``script`` maps the n-th sendSms call (1-based) to a behaviour."""
+
+    def __init__(self, script=None):
+        self.script = script or {}
+        self.calls = 0
+        self.accepted: list[tuple[str, str]] = []  # (number, msgId) the platform acted on
+        self.ids = itertools.count(1000000)
+
+    def __call__(self, request):
+        if request.url.path.endswith("/getSentRcd"):
+            items = [] if not getattr(self, "listed", True) else [{"msgId": m, "number": n, "receiveTime": "2026-01-01T00:00:00+08:00", "status": "0"}
+                     for n, m in self.accepted]
+            return httpx.Response(200, json={"status": "0", "reason": "success", "success": str(len(items)),
+                                              "fail": "0", "array": items})
+        self.calls += 1
+        action = self.script.get(self.calls, "ok")
+        body = json.loads(request.content)
+        if isinstance(action, dict):
+            return httpx.Response(200, json=action)
+        if action == "connect":
+            raise httpx.ConnectError("refused")
+        numbers, orders = body["numbers"].split(","), body["orderId"].split(",")
+        array = []
+        for n, o in zip(numbers, orders):
+            m = f"260101000000{next(self.ids)}"
+            self.accepted.append((n, m))
+            array.append({"msgId": m, "number": n, "orderId": o})
+        if action == "lost":  # processed, then the answer never arrived
+            raise httpx.ReadTimeout("no answer")
+        return httpx.Response(200, json={"status": "0", "reason": "success", "success": str(len(array)),
+                                          "fail": "0", "array": array})
+
+
+def frame(n=10):
+    return pd.DataFrame({"phone": [f"4479111{i:05d}" for i in range(n)]}, index=pd.RangeIndex(100, 100 + n))
+
+
+def client_for(fake):
+    return BukaClient(CREDS, transport=httpx.MockTransport(fake), retry=RetryPolicy(2, 0.001, 0.002))
+
+
+def test_result_frame_is_aligned_typed_and_input_untouched(journal_path):
+    fake, df = FakeBuka(), frame()
+    before = df.copy()
+    with client_for(fake) as c:
+        r = send_sms(df, content="hi", client=c, journal=journal_path, batch_size=3, max_in_flight=2)
+    pd.testing.assert_frame_equal(df, before)
+    assert list(r.index) == list(df.index)
+    assert dict(r.dtypes.astype(str)) == RESULT_SCHEMA
+    assert r.state.tolist() == ["accepted"] * 10
+    assert r.batch.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]
+    assert r.msg_id.nunique() == 10 and fake.calls == 4
+    assert r.order_id.str.fullmatch(r"[0-9a-f]{8}-\d+").all()
+
+
+def test_stop_early_on_no_balance_then_resume_sends_only_the_rest(journal_path):
+    fake = FakeBuka({2: {"status": "-10", "reason": "Insufficient balance which unable to support the task"}})
+    df = frame(9)
+    with client_for(fake) as c:
+        r = send_sms(df, content="hi", client=c, journal=journal_path, batch_size=3, max_in_flight=1)
+    assert r.state.tolist() == ["accepted"] * 3 + ["rejected"] * 3 + ["not_sent"] * 3
+    assert r.code.tolist() == [0] * 3 + [-10] * 6
+    assert r.category.tolist()[3:] == ["account"] * 6
+    assert "stopped after batch 1" in r.detail.iloc[8] and fake.calls == 2
+    first_ids = r.msg_id.iloc[:3].tolist()
+    with client_for(fake) as c:  # topped up: the same campaign again
+        again = send_sms(df, content="hi", client=c, journal=journal_path, batch_size=3, max_in_flight=1)
+    assert again.state.tolist() == ["accepted"] * 9
+    assert again.msg_id.iloc[:3].tolist() == first_ids
+    assert fake.calls == 4  # batches 1 and 2 only; batch 0 was not resent
+    assert [n for n, _ in fake.accepted].count("447911100000") == 1
+
+
+def test_lost_answer_is_unknown_never_resent_and_reconciled(journal_path):
+    fake = FakeBuka({1: "lost"})
+    df = frame(3)
+    with client_for(fake) as c:
+        r = send_sms(df, content="hi", client=c, journal=journal_path, batch_size=3)
+    # the run's own reconciliation pass finds the numbers in getSentRcd
+    assert r.state.tolist() == ["accepted"] * 3 and fake.calls == 1
+    assert r.msg_id.tolist() == [m for _, m in fake.accepted]
+
+
+def test_unreconcilable_unknown_stays_unknown_unless_forced(journal_path):
+    fake = FakeBuka({1: "lost"})
+    fake.listed = False  # the platform does not list the messages yet
+    df = frame(2)
+    with client_for(fake) as c:
+        r = send_sms(df, content="hi", client=c, journal=journal_path)
+        assert r.state.tolist() == ["unknown", "unknown"] and r.category.tolist() == ["unknown"] * 2
+        assert r.code.isna().all() and not r.retryable.any()
+        again = send_sms(df, content="hi", client=c, journal=journal_path)
+        assert again.state.tolist() == ["unknown", "unknown"] and fake.calls == 1
+        forced = send_sms(df, content="hi", client=c, journal=journal_path, force_unknown=True)
+        assert forced.state.tolist() == ["accepted"] * 2 and fake.calls == 2
+
+
+def test_connect_failures_are_not_sent_and_retried_on_resume(journal_path):
+    fake = FakeBuka({1: "connect", 2: "connect"})
+    df = frame(2)
+    with client_for(fake) as c:
+        r = send_sms(df, content="hi", client=c, journal=journal_path)
+        assert r.state.tolist() == ["not_sent"] * 2 and r.category.tolist() == ["transport"] * 2
+        assert r.retryable.all() and r.attempts.tolist() == [2, 2]
+        again = send_sms(df, content="hi", client=c, journal=journal_path)
+    assert again.state.tolist() == ["accepted"] * 2
+
+
+def test_same_campaign_id_with_other_data_is_refused(journal_path):
+    fake = FakeBuka()
+    with client_for(fake) as c:
+        send_sms(frame(2), content="hi", client=c, journal=journal_path, campaign_id="june")
+        with pytest.raises(InputError, match="campaign 'june' was started with different data"):
+            send_sms(frame(3), content="hi", client=c, journal=journal_path, campaign_id="june")
+
+
+def test_journal_holds_every_batch_with_rows_and_order_ids(journal_path):
+    fake = FakeBuka()
+    df = pd.concat([frame(4), pd.DataFrame({"phone": ["12"]}, index=[7])])
+    with client_for(fake) as c:
+        r = send_sms(df, content="hi", client=c, journal=journal_path, batch_size=2)
+    j = Journal(journal_path)
+    cid = r.attrs["campaign_id"]
+    batches = j.batches(cid)
+    assert [(b.batch, b.state, b.rows) for b in batches] == [(0, "done", [0, 1]), (1, "done", [2, 3])]
+    assert batches[0].order_ids == r.order_id.iloc[:2].tolist()
+    assert batches[1].outcome["msg_ids"] == r.msg_id.iloc[2:4].tolist()
+    assert j.invalid(cid) == [(4, "12", -9, r.detail.iloc[4])]
+    j.close()
