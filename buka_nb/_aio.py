@@ -19,6 +19,10 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:  # outside the except block, so errors do not chain onto "no running event loop"
         return asyncio.run(coro)
     result: dict[str, Any] = {}
 

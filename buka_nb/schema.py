@@ -64,6 +64,10 @@ STATES = ("accepted", "rejected", "invalid", "not_sent", "unknown")
 DELIVERY = ("delivered", "pending", "failed")
 
 
+_BOOL = {True: True, False: False, "True": True, "False": False, "true": True, "false": False,
+         "1": True, "0": False, 1: True, 0: False}
+
+
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
     """Return *frame* with exactly the schema's columns (missing ones NA) in order and dtype."""
     import pandas as pd
@@ -74,9 +78,15 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         if dtype.startswith("datetime64"):
             out[column] = pd.to_datetime(values, utc=True).astype(dtype) if column in frame.columns \
                 else pd.Series(pd.NaT, index=frame.index, dtype=dtype)
+        elif column not in frame.columns:
+            out[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+        elif dtype == "Int64" and not pd.api.types.is_integer_dtype(values.dtype):
+            out[column] = pd.to_numeric(values, errors="coerce").astype(dtype)
+        elif dtype == "boolean" and not pd.api.types.is_bool_dtype(values.dtype):
+            # a CSV round trip brings "True"/"False" back as text
+            out[column] = values.map(_BOOL, na_action="ignore").astype(dtype)
         else:
-            out[column] = pd.Series(values, index=frame.index).astype(dtype) if column in frame.columns \
-                else pd.Series(pd.NA, index=frame.index, dtype=dtype)
+            out[column] = values.astype(dtype)
     return out
 
 

@@ -108,17 +108,19 @@ class SmsPlanner(Planner):
         detail = numbers.detail.astype(object).to_numpy().copy()
         if self.template is not None and self.fields:
             contents, missing = render(chunk, self.template)
-            gap = missing.notna().to_numpy() & (code == 0)
-            code[gap] = -22
-            detail[gap] = [f"column {m!r} is empty in this row but the template uses {{{m}}}: fill it in"
-                           for m in missing.to_numpy()[gap]]
         else:
+            missing = None
             text = self.content if self.content is not None else self.template
             contents = pd.Series(text, index=chunk.index, dtype="string")
         lengths = contents.str.len().to_numpy()
         blank = (contents.str.strip() == "").to_numpy() & (code == 0)
         code[blank] = -4
         detail[blank] = "the message is empty: give content= or a template that produces text"
+        if missing is not None:
+            gap = missing.notna().to_numpy() & (code == 0)
+            code[gap] = -22
+            detail[gap] = [f"column {m!r} is empty in this row but the template uses {{{m}}}: fill it in"
+                           for m in missing.to_numpy()[gap]]
         long = (lengths > MAX_CONTENT_CHARS) & (code == 0)
         code[long] = -5
         detail[long] = [f"the message is {k} characters; BUKA allows {MAX_CONTENT_CHARS}: shorten it"

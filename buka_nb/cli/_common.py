@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import numpy as np
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +62,7 @@ def print_dry_run(plan: Any, file: Path) -> int:
 def print_refused(results: Any, limit: int = 10) -> None:
     refused = results[results.state.isin(["invalid", "rejected"]).fillna(False)]
     for label, row in refused.head(limit).iterrows():
-        line = f" (line {label + 2} of the file)" if isinstance(label, int) else ""
+        line = f" (line {label + 2} of the file)" if isinstance(label, (int, np.integer)) else ""
         print(f"  row {label}{line}: {row.code} {row.reason}" + (f": {row.detail}" if isinstance(row.detail, str) else ""))
     if len(refused) > limit:
         print(f"  ... and {len(refused) - limit} more refused rows; see the results file")
@@ -89,4 +91,7 @@ def read_results(path: Path) -> Any:
         frame = pd.read_parquet(path)
     else:
         frame = pd.read_csv(path, index_col="row", dtype=str, keep_default_na=False, na_values=[""])
+        numeric = pd.to_numeric(frame.index, errors="coerce")
+        if not numeric.isna().any():
+            frame.index = numeric.astype("int64")
     return conform(frame)
