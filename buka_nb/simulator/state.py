@@ -329,6 +329,15 @@ class SimState:
                     outcome[i], reason[i] = "delivered", "success"
         return deliver, outcome, reason
 
+    def forced(self, channel: str, recipient: str, content: str = "") -> Scenario | None:
+        """The last fail/deliver/pending scenario matching one recipient (later scenarios win)."""
+        last = None
+        for sc in self.scenarios:
+            if sc.action in ("fail", "deliver", "pending") and sc.applies(channel):
+                if re.search(sc.match, content if sc.field == "content" else recipient):
+                    last = sc
+        return last
+
     def scenario_code(self, channel: str, recipients: list[str], content: str = "") -> int | None:
         """The request-level code a ``code`` scenario forces, if any recipient (or the content) matches."""
         for sc in self.scenarios:
