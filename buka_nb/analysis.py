@@ -35,6 +35,9 @@ FAILED_STATES = ("rejected", "invalid", "not_sent", "unknown")
 #: States of rows that actually reached BUKA.
 SENT_STATES = ("accepted", "rejected", "unknown")
 
+# The reason buka_nb.engine gives unknown rows (not imported: analysis stays free of the I/O layer).
+_UNKNOWN_REASON = "Outcome unknown: the request was sent but no response arrived"
+
 # Filled in for failure groups whose rows carry no code (or no reason/category): why, and what to do.
 _DEFAULTS: dict[str, tuple[str, str, bool, str]] = {
     "unknown": ("No answer from BUKA: outcome unknown", "unknown", False,
@@ -60,6 +63,7 @@ _STEPS: dict[str, tuple[int, str]] = {
     "limit": (5, "Raise the limit"),
     "platform": (6, "Retry later"),
     "not_sent": (7, "Send again"),
+    "transport": (7, "Send again"),
     "unknown": (8, "Check before resending"),
     "delivery": (9, "Check the numbers"),
 }
@@ -201,7 +205,7 @@ def next_steps(results: pd.DataFrame) -> pd.DataFrame:
     the content, Fix the data, Raise the limit, Retry later, Send again, Check before resending,
     Check the numbers), ``channel``, ``category``, ``code``, ``reason``, ``rows``, ``retryable``,
     ``action`` (the catalog's concrete advice). Ordered by how much the step blocks everything else
-    (credentials, account, setup first), then by row count.
+    (credentials, account, setup first; retryable codes with "Retry later"), then by row count.
 
     >>> next_steps(example_results())[["step", "channel", "rows"]].head(3)
                               step channel  rows
@@ -210,13 +214,13 @@ def next_steps(results: pd.DataFrame) -> pd.DataFrame:
     2                 Fix the data     sms     2
     """
     reasons = failures_by_reason(results, by_channel=True)
+    # A retryable limit, clock or input code needs no fix, only a later retry: rank it with those.
     retry_later = reasons["retryable"].fillna(False).to_numpy(dtype=bool) & reasons["category"].isin(
         ["limit", "auth", "input"]).to_numpy(dtype=bool)
-    known = reasons["category"].map(lambda c: _STEPS.get(c, (len(_STEPS), "Contact BUKA support")))
-    step = pd.Series([s for _, s in known], index=reasons.index, dtype="string")
-    step[retry_later] = "Retry later"
-    priority = pd.Series([p for p, _ in known], index=reasons.index)
-    out = reasons.assign(step=step, _priority=priority)
+    category = reasons["category"].where(~retry_later, "platform")
+    known = category.map(lambda c: _STEPS.get(c, (len(_STEPS), "Contact BUKA support")))
+    out = reasons.assign(step=pd.Series([s for _, s in known], index=reasons.index, dtype="string"),
+                         _priority=[p for p, _ in known])
     out = out.sort_values(["_priority", "rows"], ascending=[True, False], kind="stable")
     return out[["step", "channel", "category", "code", "reason", "rows", "retryable", "action"]].reset_index(drop=True)
 
@@ -294,7 +298,6 @@ def funnel(results: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- where and when
 
 
-_NON_DIGIT = re.compile(r"\D")
 
 
 def _calling_code(prefix: str) -> int | None:
@@ -307,6 +310,8 @@ def _calling_code(prefix: str) -> int | None:
     elif text.startswith("00"):
         text = text[2:]
     digits = re.match(r"\d*", text).group(0)  # type: ignore[union-attr]
+    if digits.startswith("0"):  # a national number (07911...): no country code to read
+        return None
     for size in (1, 2, 3):  # calling codes are prefix-free: the first hit is the code
         if len(digits) >= size and int(digits[:size]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
             return int(digits[:size])
@@ -475,10 +480,14 @@ def example_results() -> pd.DataFrame:
     records = []
     for channel, recipient, state, code, delivery, delivery_reason, minute, detail in rows:
         info = lookup(channel, code) if code is not None else None
+        # What buka_nb.results gives rows without a code: unknown never retryable, unsent safe to resend.
+        reason, category, retryable = ((info.reason, info.category, info.retryable) if info else
+                                       {"unknown": (_UNKNOWN_REASON, "unknown", False),
+                                        "not_sent": (None, "transport", True)}[state])
         records.append({
             "channel": channel, "recipient": recipient, "state": state, "code": code,
-            "reason": info.reason if info else None, "category": info.category if info else None,
-            "retryable": info.retryable if info else None, "batch": 1 if minute is not None else None,
+            "reason": reason, "category": category, "retryable": retryable,
+            "batch": 1 if minute is not None else None,
             "attempts": 1 if minute is not None else None,
             "submitted_at": None if minute is None else start + pd.Timedelta(minutes=minute),
             "delivery": delivery, "delivery_reason": delivery_reason, "detail": detail,
