@@ -29,7 +29,7 @@ def detect_encoding(head: bytes, path: Path) -> str:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the sniff boundary
+        if len(head) < _SNIFF_BYTES or exc.start < len(head) - 4:  # not a character cut at the sniff boundary
             raise InputError(
                 f"{path.name} is not UTF-8 (byte 0x{head[exc.start]:02x} at offset {exc.start}): save it as "
                 "'CSV UTF-8' in Excel, or pass encoding='cp1252' (CLI: --encoding cp1252) if that is "
@@ -95,7 +95,10 @@ def iter_recipients(path: str | Path, *, chunksize: int, encoding: str | None = 
             chunk.index = pd.RangeIndex(offset, offset + len(chunk))
             yield offset, chunk
             offset += len(chunk)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name} is not UTF-8 after row {offset}: save it as 'CSV UTF-8' in Excel, or pass "
+                         "encoding='cp1252' (CLI: --encoding cp1252) if that is what it is") from None
+    except pd.errors.ParserError as exc:
         raise InputError(f"{path.name} could not be read as CSV near row {offset + 1}: {_short(exc)}") from None
     if offset == 0:
         raise InputError(f"{path.name} has a header but no rows: add one row per recipient")
@@ -114,6 +117,8 @@ def count_rows(path: str | Path) -> int:
     """Data rows in a CSV (lines minus the header; quoted newlines make this an upper bound)."""
     with Path(path).open("rb") as fh:
         lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+        if fh.tell() == 0:
+            return 0
         fh.seek(-1, 2)
         last = fh.read(1)
     return max(0, lines + (last != b"\n") - 1)

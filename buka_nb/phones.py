@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 MIN_DIGITS, MAX_DIGITS = 7, 15
 _SCI = r"^[+-]?\d+(?:[.,]\d+)?[eE][+]?\d+$"
-_SEPARATORS = r"[\s\-().\u00a0\u200b\u202f/]"
+_SEPARATORS = r"[\s\-().\u00a0\u200b\u202f/'\"]"
 
 
 class NormalisedNumbers(NamedTuple):

@@ -9,6 +9,27 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) with ``'``.
+
+    Results echo what was uploaded (an invalid recipient is shown as written), so a CSV opened in
+    Excel must not execute it. Returns a new frame only when something had to change.
+    """
+    changed = None
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind not in "OU" and str(values.dtype) != "string":
+            continue
+        risky = values.astype("string").str.startswith(FORMULA_START).fillna(False)
+        if risky.any():
+            changed = frame.copy() if changed is None else changed
+            changed[column] = values.mask(risky, "'" + values.astype("string"))
+    return frame if changed is None else changed
+
+
 class ResultSink:
     """Append result chunks to ``.csv`` (header once) or ``.parquet`` (one row group per chunk)."""
 
@@ -37,7 +58,7 @@ class ResultSink:
                 self._writer = pq.ParquetWriter(self.path, table.schema)
             self._writer.write_table(table)
         else:
-            frame.to_csv(self.path, mode="a", header=self.rows == 0, index=True, index_label="row")
+            neutralise_formulas(frame).to_csv(self.path, mode="a", header=self.rows == 0, index=True, index_label="row")
         self.rows += len(frame)
 
     def close(self) -> None:
