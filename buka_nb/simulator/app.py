@@ -27,7 +27,8 @@ class Simulator:
     seconds from submission to a final report), ``clock_offset`` (seconds added to the machine clock),
     ``latency`` (seconds added to every request), ``rate_limit`` (requests/s before -15), ``faults``
     and ``scenarios`` (objects, dicts or spec strings, see :mod:`.config`), ``delivery``
-    (:class:`DeliveryModel`), ``push_url`` / ``voice_push_url`` (report receivers).
+    (:class:`DeliveryModel`), ``push_url`` / ``voice_push_url`` (report receivers), ``balance``
+    (starting balance of every account, overriding theirs), ``push_retries``.
     """
 
     def __init__(self, port: int = 0, seed: int = 0, accounts: list[Account | dict] | None = None,
@@ -35,13 +36,14 @@ class Simulator:
                  clock_offset: float = 0.0, latency: float = 0.0, rate_limit: float | None = None,
                  faults: list[Fault | str | dict] = (), scenarios: list[Scenario | str | dict] = (),
                  delivery: DeliveryModel | dict | None = None, push_url: str | None = None,
-                 voice_push_url: str | None = None, push_retries: int = 3) -> None:
+                 voice_push_url: str | None = None, balance: float | None = None,
+                 push_retries: int = 3) -> None:
         if host not in LOOPBACK:
             raise ValueError(f"the simulator only listens on loopback (127.0.0.1), not {host!r}")
         self.state = SimState(seed=seed, accounts=accounts, report_delay=report_delay,
                               clock_offset=clock_offset, latency=latency, rate_limit=rate_limit,
                               faults=faults, scenarios=scenarios, delivery=delivery, push_url=push_url,
-                              voice_push_url=voice_push_url)
+                              voice_push_url=voice_push_url, balance=balance)
         self.router = Router()
         self.pusher = Pusher(self.state, retries=push_retries)
         self.stopping = threading.Event()  # interrupts latency/slow sleeps on stop()

@@ -29,7 +29,7 @@ COLUMNS = ("channel", "request_no", "app_id", "api_key", "recipient", "order_id"
            "sender", "content", "submitted_at", "deliver_at", "outcome", "reason", "units", "cost",
            "duplicate", "state")
 
-_STRING_COLUMNS = ("channel", "app_id", "api_key", "recipient", "order_id", "msg_id", "task_id", "sender",
+STRING_COLUMNS = ("channel", "app_id", "api_key", "recipient", "order_id", "msg_id", "task_id", "sender",
                    "content", "outcome", "reason", "state")
 
 #: Final outcomes that count as delivered (voice outcomes are AI-call result statuses).
@@ -224,7 +224,7 @@ def finish_frame(frame: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     out = frame.copy()
-    for col in _STRING_COLUMNS:
+    for col in STRING_COLUMNS:
         out[col] = out[col].fillna("").astype("string")
     for col in ("submitted_at", "deliver_at"):
         seconds = pd.to_numeric(out[col], errors="coerce").replace([math.inf, -math.inf], float("nan"))

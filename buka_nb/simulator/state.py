@@ -150,7 +150,7 @@ class SimState:
                  latency: float = 0.0, rate_limit: float | None = None,
                  faults: list[Fault | str | dict] = (), scenarios: list[Scenario | str | dict] = (),
                  delivery: DeliveryModel | dict | None = None, push_url: str | None = None,
-                 voice_push_url: str | None = None) -> None:
+                 voice_push_url: str | None = None, balance: float | None = None) -> None:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)  # wakes the push thread on advance/new rows
         if accounts:
@@ -158,6 +158,9 @@ class SimState:
             account_list = [Account.coerce(a) for a in accounts]
         else:
             account_list, self.account_source = default_accounts()
+        if balance is not None:  # one starting balance for every account (CLI --balance)
+            for account in account_list:
+                account.set_money(balance)
         self._initial = dict(seed=seed, accounts=[a.to_dict() for a in account_list],
                              report_delay=tuple(report_delay), clock_offset=clock_offset, latency=latency,
                              rate_limit=rate_limit, faults=[Fault.coerce(f) for f in faults],
