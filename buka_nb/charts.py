@@ -7,8 +7,8 @@ The numbers come from :mod:`buka_nb.analysis`; this module only draws them.
 
 >>> from buka_nb.analysis import example_results
 >>> ax = failures_by_reason_chart(example_results())
->>> ax.get_title()
-'Why rows failed, by BUKA reason and channel\n9 failed rows; all 8 reasons'
+>>> ax.get_title(loc="left").splitlines()
+['Why rows failed, by BUKA reason and channel', '9 failed rows; all 8 reasons']
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from __future__ import annotations
 import textwrap
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 
 from . import analysis
 from .catalog import CHANNELS
@@ -34,9 +35,6 @@ _OTHER_COLORS = ("#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 _FAILED_COLOR, _OK_COLOR = "#D55E00", "#C8C8C8"
 _FAILURES = ["invalid", "rejected", "not_sent", "unknown", "failed"]  # summary columns that are failures
 _WRAP = 42  # characters per line of a reason label
-
-
-_THOUSANDS = "{x:,.0f}"  # a tick format string matplotlib turns into a StrMethodFormatter
 
 
 def _new_axes(figsize: tuple[float, float]) -> Axes:
@@ -58,6 +56,14 @@ def _color(channel: str, position: int) -> str:
 
 def _label(channel: str) -> str:
     return CHANNEL_LABELS.get(channel, str(channel))
+
+
+def _count_axis(axis: Any) -> None:
+    """Whole-number ticks with thousands separators."""
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
 
 def _tidy(ax: Axes, grid_axis: str) -> None:
@@ -118,22 +124,26 @@ def _draw_reasons(ax: Axes, table: pd.DataFrame, total_reasons: int, channels: l
     offsets = (slot - (present.sum(axis=1, keepdims=True) - 1) / 2) * height
     y = np.arange(len(table))
     per_channel = analysis.summary(results).set_index("channel")
+    handles = []
     for j, channel in enumerate(channels):
         keep = present[:, j]
+        bars = ax.barh((y + offsets[:, j])[keep], counts[keep, j], height=height * 0.9, color=_color(channel, j))
+        ax.bar_label(bars, labels=[f"{c:,}" for c in counts[keep, j]], padding=3, fontsize=9)
         rows, channel_failed = (int(per_channel.loc[channel, "rows"]), int(per_channel.loc[channel, _FAILURES].sum())) \
             if channel in per_channel.index else (0, 0)
-        bars = ax.barh((y + offsets[:, j])[keep], counts[keep, j], height=height * 0.9, color=_color(channel, j),
-                       label=f"{_label(channel)}: {channel_failed:,} of {rows:,} rows failed")
-        ax.bar_label(bars, labels=[f"{c:,}" for c in counts[keep, j]], padding=3, fontsize=9)
+        # A proxy patch, so a channel without failures still shows in its own colour.
+        handles.append(Patch(facecolor=_color(channel, j),
+                             label=f"{_label(channel)}: {channel_failed:,} of {rows:,} rows failed"))
     ax.set_yticks(y, [textwrap.fill(str(r), _WRAP) for r in table.index], fontsize=9.5)
     ax.set_xlim(0, counts.max() * 1.15 + 1)
-    ax.xaxis.set_major_formatter(_THOUSANDS)
+    _count_axis(ax.xaxis)
     ax.set_ylim(len(table) - 0.5, -0.5)
     ax.set_xlabel("failed rows")
-    shown = f"all {total_reasons} reasons" if total_reasons <= len(table) else f"top {len(table)} of {total_reasons} reasons"
+    shown = (f"top {len(table)} of {total_reasons} reasons" if total_reasons > len(table)
+             else "1 reason" if total_reasons == 1 else f"all {total_reasons} reasons")
     ax.set_title(f"Why rows failed, by BUKA reason and channel\n{all_failed:,} failed rows; {shown}",
                  loc="left", fontweight="bold")
-    ax.legend(loc="lower right", frameon=False, fontsize=9)
+    ax.legend(handles=handles, loc="lower right", frameon=False, fontsize=9)
     _tidy(ax, "x")
     return ax
 
@@ -200,7 +210,7 @@ def funnel_chart(results: pd.DataFrame, ax: Axes | None = None, *, normalize: bo
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_ylabel("share of the channel's rows")
     else:
-        ax.yaxis.set_major_formatter(_THOUSANDS)
+        _count_axis(ax.yaxis)
         ax.set_ylabel("rows")
     ax.margins(y=0.12)
     ax.set_title("Send funnel by channel", loc="left", fontweight="bold")
@@ -233,7 +243,7 @@ def country_chart(results: pd.DataFrame, ax: Axes | None = None, *, top: int = 1
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set_xlim(0, rows.max() * 1.3)
-    ax.xaxis.set_major_formatter(_THOUSANDS)
+    _count_axis(ax.xaxis)
     ax.set_xlabel("rows")
     ax.set_title("Failures by destination country", loc="left", fontweight="bold")
     ax.legend(loc="lower right", frameon=False)
@@ -269,6 +279,7 @@ def over_time_chart(results: pd.DataFrame, ax: Axes | None = None, *, freq: str 
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_ylabel("failure rate")
     else:
+        _count_axis(ax.yaxis)
         ax.set_ylabel("failed rows")
     ax.set_ylim(bottom=0)
     ax.set_xlabel("submitted at (UTC)")
