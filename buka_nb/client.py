@@ -34,11 +34,11 @@ import httpx
 from . import errors
 from ._aio import LoopThread
 from .catalog import CLOCK_SKEW_CODE
-from .credentials import REDACTED, Credentials, redact
+from .credentials import REDACTED, Credentials, get_logger, redact
 from .envelope import Envelope, error_for, normalise
 from .signing import auth_headers
 
-log = logging.getLogger("buka_nb.client")
+log = get_logger("buka_nb.client")
 
 #: Codes that say "not processed, come back later", retried with backoff.
 BACKOFF_CODES = {"sms": frozenset({-15}), "email": frozenset(), "voice": frozenset({-47})}

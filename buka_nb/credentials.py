@@ -81,8 +81,18 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-logger = logging.getLogger("buka_nb")
-logger.addFilter(RedactingFilter())
+def get_logger(name: str = "buka_nb") -> logging.Logger:
+    """A buka_nb logger whose records are scrubbed of secrets before any handler sees them.
+
+    (A filter on the parent ``buka_nb`` logger would not apply to records of its children.)
+    """
+    log = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in log.filters):
+        log.addFilter(RedactingFilter())
+    return log
+
+
+logger = get_logger()
 logger.addHandler(logging.NullHandler())
 
 
