@@ -1,0 +1,260 @@
+"""Simulator: auth, clock skew, every SMS limit code, exact response shapes, ledger, reports over time.
+
+Talks HTTP to a real loopback server with httpx and signing.auth_headers only (never the client).
+Timestamps come from the simulator's own clock, so a wrong machine clock cannot fail these tests.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+
+from buka_nb.signing import auth_headers
+from buka_nb.simulator import DeliveryModel, Simulator
+
+ALL_DELIVERED = DeliveryModel(delivered=1.0, failed=0.0, slow=0.0)
+
+
+class Api:
+    """A tiny signed HTTP helper bound to one simulator."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.creds = sim.credentials
+        self.http = httpx.Client(base_url=sim.url, timeout=10)
+
+    def headers(self, ts: int | None = None, key: str | None = None, secret: str | None = None) -> dict:
+        ts = int(self.sim.now()) if ts is None else ts
+        return auth_headers(key or self.creds.api_key, secret or self.creds.api_secret.reveal(), ts)
+
+    def post(self, path: str, body: dict, **kw) -> dict:
+        return self.http.post(path, json=body, headers=self.headers(**kw)).json()
+
+    def get(self, path: str, params: dict | None = None, **kw) -> dict:
+        return self.http.get(path, params=params, headers=self.headers(**kw)).json()
+
+    def send(self, numbers: str, content: str = "hello", **extra) -> dict:
+        return self.post("/sendSms", {"appId": self.creds.sms_app_id, "numbers": numbers, "content": content, **extra})
+
+
+@pytest.fixture
+def sim():
+    with Simulator(seed=7, report_delay=(5.0, 10.0), delivery=ALL_DELIVERED) as s:
+        yield s
+
+
+@pytest.fixture
+def api(sim):
+    return Api(sim)
+
+
+def test_signing_vector_is_accepted_and_a_wrong_sign_is_minus_1():
+    # The documented vector: key bDqJFiq9, secret 7bz1lzh9, timestamp 1630468800 → 05d7a508…
+    # The simulator's clock is moved to that instant, so the test is independent of the machine clock.
+    account = {"api_key": "bDqJFiq9", "api_secret": "7bz1lzh9", "sms_app_id": "4luaKsL2"}
+    with Simulator(accounts=[account], clock_offset=1630468800 - time.time()) as sim:
+        url = sim.url + "/getBalance"
+        good = {"Api-Key": "bDqJFiq9", "Timestamp": "1630468800", "Sign": "05d7a50893e22a5c4bb3216ae3396c7c"}
+        assert httpx.get(url, headers=good).json()["status"] == "0"
+        upper = good | {"Sign": good["Sign"].upper()}  # the server compares case-insensitively
+        assert httpx.get(url, headers=upper).json()["status"] == "0"
+        wrong = good | {"Sign": "05d7a50893e22a5c4bb3216ae3396c7d"}
+        assert httpx.get(url, headers=wrong).json() == {"status": "-1", "reason": "Authentication error"}
+        unknown = good | {"Api-Key": "nobody"}
+        assert httpx.get(url, headers=unknown).json()["status"] == "-1"
+        assert httpx.get(url).json()["status"] == "-1"
+        lower_names = {k.lower(): v for k, v in good.items()}  # header names are case-insensitive
+        assert httpx.get(url, headers=lower_names).json()["status"] == "0"
+
+
+def test_clock_skew_codes_per_channel():
+    with Simulator(clock_offset=3600.0) as sim:
+        api = Api(sim)
+        stale = int(sim.now()) - 1801
+        assert api.get("/getBalance", ts=stale)["status"] == "-16"
+        assert api.get("/getBalance", ts=int(sim.now()) - 1700)["status"] == "0"
+        assert api.get("/getBalance", ts=int(sim.now() * 1000))["status"] == "-16"  # milliseconds
+        email = api.post("/email/sendEmail", {"appId": api.creds.email_app_id}, ts=stale)
+        assert email["status"] == "-6"
+        voice = api.post("/AiVoice/dialogFlowList", {"appId": api.creds.voice_app_id}, ts=stale)
+        assert voice == {"status": "-4", "reason": "Timestamp expires", "data": None}
+
+
+def test_get_balance_shape_and_charging_by_segments(api):
+    assert api.get("/getBalance") == {"status": "0", "reason": "success", "balance": "1000.000000",
+                                       "gift": "0.000000", "credit": "0.000000"}
+    assert api.send("918500000001,918500000002", "x" * 161)["success"] == "2"  # 2 segments each
+    assert api.get("/getBalance")["balance"] == "999.960000"
+
+
+def test_send_sms_shape_and_ids(api, sim):
+    body = api.send("91856321412,12345,91856321413", "hello world", orderId="a1,a2,a3", senderId="ACME")
+    assert list(body) == ["status", "reason", "success", "fail", "array"]
+    assert (body["status"], body["reason"], body["success"], body["fail"]) == ("0", "success", "2", "1")
+    assert [(i["number"], i["orderId"]) for i in body["array"]] == [("91856321412", "a1"), ("91856321413", "a3")]
+    for item in body["array"]:
+        assert list(item) == ["msgId", "number", "orderId"]
+        assert re.fullmatch(r"\d{19}", item["msgId"])
+    assert len({i["msgId"] for i in body["array"]}) == 2
+    no_order = api.send("91856321414")
+    assert no_order["array"][0]["orderId"] == ""
+    frame = sim.ledger.frame("sms")
+    assert frame["order_id"].tolist() == ["a1", "a3", ""]
+    assert frame["sender"].tolist() == ["ACME", "ACME", ""]
+
+
+SMS_ERRORS = [
+    ({"numbers": ""}, "-8"),
+    ({"content": ""}, "-4"),
+    ({"content": "x" * 1025}, "-5"),
+    ({"numbers": ",".join(str(91850000000 + i) for i in range(1001))}, "-7"),
+    ({"orderId": "1,2"}, "-22"),
+    ({"senderId": "S" * 33}, "-22"),
+    ({"appId": "otherApp"}, "-22"),
+    ({"numbers": "12,abc,+918500000001"}, "-9"),
+]
+
+
+@pytest.mark.parametrize(("change", "code"), SMS_ERRORS)
+def test_send_sms_request_codes(api, sim, change, code):
+    body = {"appId": api.creds.sms_app_id, "numbers": "918500000001", "content": "hi"} | change
+    answer = api.post("/sendSms", body)
+    assert answer["status"] == code
+    assert list(answer) == ["status", "reason"]
+    assert sim.ledger.count("sms") == 0
+
+
+def test_send_sms_limits_for_get_and_post(api):
+    hundred = ",".join(str(91850000000 + i) for i in range(100))
+    params = {"appId": api.creds.sms_app_id, "content": "hi there"}
+    assert api.get("/sendSms", params | {"numbers": hundred})["success"] == "100"
+    assert api.get("/sendSms", params | {"numbers": hundred + ",91859999999"})["status"] == "-7"
+    thousand = ",".join(str(91860000000 + i) for i in range(1000))
+    assert api.send(thousand)["success"] == "1000"
+
+
+def test_balance_and_locked_account_codes():
+    with Simulator(balance=0.015) as sim:
+        api = Api(sim)
+        assert api.send("918500000001")["status"] == "0"
+        assert api.send("918500000002,918500000003")["status"] == "-10"  # all or nothing
+        assert sim.ledger.count("sms") == 1
+        assert api.get("/getBalance")["balance"] == "0.005000"
+        sim.configure(locked=True)
+        assert api.get("/getBalance")["status"] == "-13"
+        assert api.send("918500000004")["status"] == "-13"
+
+
+def test_batch_send(api, sim):
+    groups = [{"numbers": "918500000001,918500000002", "content": "first", "orderId": "o1,o2"},
+              {"numbers": "918500000003,bad", "content": "second", "senderId": ""}]
+    body = api.post("/sendSms/batch", {"appId": api.creds.sms_app_id, "array": groups})
+    assert (body["status"], body["success"], body["fail"]) == ("0", "3", "1")
+    assert [i["orderId"] for i in body["array"]] == ["o1", "o2", ""]
+    assert sim.ledger.frame("sms")["content"].tolist() == ["first", "first", "second"]
+    big = [{"numbers": ",".join(str(91850000000 + i) for i in range(600)), "content": "c"}] * 2
+    assert api.post("/sendSms/batch", {"appId": api.creds.sms_app_id, "array": big})["status"] == "-7"
+    assert api.post("/sendSms/batch", {"appId": api.creds.sms_app_id, "array": []})["status"] == "-8"
+
+
+def test_get_report_moves_from_sending_to_delivered_with_sim_time(api, sim):
+    ids = [i["msgId"] for i in api.send("918500000001,918500000002")["array"]]
+    query = {"appId": api.creds.sms_app_id, "msgIds": ",".join(ids + ["1234567890123456789"])}
+    before = api.get("/getReport", query)
+    assert {k: before[k] for k in ("success", "fail", "sending", "nofound")} == \
+        {"success": "0", "fail": "0", "sending": "2", "nofound": "1"}
+    assert [(i["status"], i["receiveTime"]) for i in before["array"]] == [("-1", ""), ("-1", "")]
+    sim.advance(10.5)
+    after = api.get("/getReport", query)
+    assert list(after) == ["status", "reason", "success", "fail", "sending", "nofound", "array"]
+    assert (after["success"], after["sending"], after["nofound"]) == ("2", "0", "1")
+    for item in after["array"]:
+        assert list(item) == ["msgId", "number", "receiveTime", "status"]
+        assert item["status"] == "0"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00", item["receiveTime"])
+    assert api.get("/getReport", {"appId": api.creds.sms_app_id, "msgIds": ""})["status"] == "-14"
+    too_many = ",".join(str(10**18 + i) for i in range(201))
+    assert api.get("/getReport", {"appId": api.creds.sms_app_id, "msgIds": too_many})["status"] == "-14"
+
+
+def test_get_sent_rcd_lists_final_messages_in_the_window(api, sim):
+    api.send("918500000001,918500000002")
+    sim.advance(20)
+    api.send("918500000003")  # still sending: not listed
+    start = time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(sim.now() + 8 * 3600 - 3600))
+    end = time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(sim.now() + 8 * 3600 + 60))
+    q = {"appId": api.creds.sms_app_id, "startTime": start, "endTime": end}
+    body = api.get("/getSentRcd", q)
+    assert (body["status"], body["success"], body["fail"]) == ("0", "2", "0")
+    assert [i["number"] for i in body["array"]] == ["918500000001", "918500000002"]
+    assert {i["status"] for i in body["array"]} == {"0"}
+    assert [i["number"] for i in api.get("/getSentRcd", q | {"startIndex": 1})["array"]] == ["918500000002"]
+    assert api.get("/getSentRcd", q | {"startTime": "yesterday"})["status"] == "-11"
+    wide = "2020-01-01T00:00:00+08:00", "2020-02-02T00:00:00+08:00"
+    assert api.get("/getSentRcd", q | dict(zip(("startTime", "endTime"), wide)))["status"] == "-25"
+
+
+def test_outcomes_are_reproducible_from_the_seed():
+    numbers = ",".join(str(91870000000 + i) for i in range(1000))
+
+    def run(seed: int) -> list[tuple[str, str, float]]:
+        with Simulator(seed=seed, report_delay=(2.0, 30.0)) as sim:
+            Api(sim).send(numbers, "promo")
+            f = sim.ledger.frame("sms")
+            delay = (f["deliver_at"] - f["submitted_at"]).dt.total_seconds().round(3)
+            return list(zip(f["outcome"], f["reason"], delay))
+
+    first, again, other = run(11), run(11), run(12)
+    assert first == again
+    assert first != other
+    delivered = sum(o == "delivered" for o, _, _ in first)
+    assert 850 <= delivered <= 950  # ~90 % + ~2 % slow of a realistic mix
+    assert {r for o, r, _ in first if o == "failed"} <= {"UNDELIV", "EXPIRED", "REJECTD", "UNKNOWN"}
+
+
+def test_ledger_counts_duplicates_and_stats(api, sim):
+    api.send("918500000001,918500000002", "same text")
+    api.send("918500000001", "same text")       # a resend: duplicate
+    api.send("918500000001", "different text")  # new content: not a duplicate
+    assert sim.ledger.count("sms") == 4
+    assert sim.ledger.count("sms", "918500000001") == 3
+    dups = sim.ledger.duplicates("sms")
+    assert dups["recipient"].tolist() == ["918500000001"]
+    assert dups["request_no"].tolist() == [2]
+    stats = sim.stats()
+    assert stats["messages"]["sms"] == 4 and stats["duplicates"]["sms"] == 1
+    assert stats["endpoints"]["sendSms"] == {"requests": 3, "codes": {"0": 3}}
+
+
+def test_scenarios_force_codes_rejections_and_failures():
+    scenarios = ["^91666=code:-3@sms", "^91777=reject", "^91888=fail:EXPIRED"]
+    with Simulator(scenarios=scenarios, report_delay=(0, 0), delivery=ALL_DELIVERED) as sim:
+        api = Api(sim)
+        assert api.send("918500000001,916660000000")["status"] == "-3"
+        body = api.send("918500000001,917770000000,918880000000")
+        assert (body["success"], body["fail"]) == ("2", "1")
+        report = api.get("/getReport", {"appId": api.creds.sms_app_id,
+                                        "msgIds": ",".join(i["msgId"] for i in body["array"])})
+        assert [i["status"] for i in report["array"]] == ["0", "1"]
+        assert sim.ledger.frame("sms")["reason"].tolist() == ["success", "EXPIRED"]
+
+
+def test_body_is_json_whatever_the_content_type(api, sim):
+    headers = api.headers() | {"Content-Type": "application/x-www-form-urlencoded"}
+    body = '{"appId": "%s", "numbers": "918500000001", "content": "hi"}' % api.creds.sms_app_id
+    assert api.http.post("/sendSms", content=body, headers=headers).json()["success"] == "1"
+    assert api.http.post("/sendSms", content="appId=x&numbers=1", headers=headers).json()["status"] == "-22"
+
+
+def test_only_loopback_and_unknown_paths():
+    with pytest.raises(ValueError):
+        Simulator(host="0.0.0.0")
+    with Simulator() as sim:
+        assert sim.url.startswith("http://127.0.0.1:") and sim.url.endswith("/v3")
+        assert httpx.get(sim.url + "/noSuchThing").status_code == 404
+        assert httpx.get(sim.url + "/sendSms/batch").status_code == 405
+        creds = sim.credentials
+        assert (creds.base_url, creds.api_key) == (sim.url, sim.account.api_key)
