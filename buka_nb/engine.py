@@ -151,7 +151,7 @@ class Sender:
                               attempts=getattr(exc, "attempts", 1), sent_at=sent_at)
         except errors.OutcomeUnknownError as exc:
             outcome = Outcome(UNKNOWN, [None] * n, [None] * n, UNKNOWN_REASON,
-                              f"{exc}; reconcile before sending again (see buka_nb.reconcile)",
+                              f"{exc}; run the same campaign again to reconcile it (it is not resent unless forced)",
                               attempts=getattr(exc, "attempts", 1), sent_at=sent_at)
         except errors.ApiError as exc:  # a stale clock that re-signing could not fix, or similar
             outcome = self._refused(batch, exc.code, exc.reason, getattr(exc, "attempts", 1), sent_at)
