@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .catalog import lookup
-from .engine import Batch, Outcome
+from .engine import UNKNOWN_REASON, Batch, Outcome
 from .journal import DONE, NOT_SENT, UNKNOWN
 from .schema import conform
 
@@ -38,8 +38,10 @@ class ResultBuilder:
     def add_batch(self, batch: Batch, outcome: Outcome) -> None:
         codes = np.asarray(outcome.codes, dtype=object)
         if outcome.state == DONE:
-            state = np.where(codes == 0, "accepted", "rejected").astype(object)
-            reason = None  # from the catalog, by code
+            # a reconciled request can leave rows it could not find: those stay unknown
+            missing = np.array([c is None for c in codes], dtype=bool)
+            state = np.where(missing, UNKNOWN, np.where(codes == 0, "accepted", "rejected")).astype(object)
+            reason = np.where(missing, UNKNOWN_REASON, None).astype(object) if missing.any() else None
         else:
             state = outcome.state
             reason = outcome.reason if outcome.state == UNKNOWN or codes[0] is None else None

@@ -123,3 +123,14 @@ def test_missing_column_is_a_clear_input_error(sim):
         send_sms(df, content="x", credentials=sim.credentials, journal=None)
     with pytest.raises(InputError, match=r"no column 'nme'"):
         send_sms(pd.DataFrame({"phone": ["447911000001"]}), template="Hi {nme}", credentials=sim.credentials)
+
+
+def test_works_inside_a_running_event_loop_like_a_jupyter_cell(sim):
+    import asyncio
+
+    async def cell():
+        df = pd.DataFrame({"phone": ["447911000001", "447911000002"]})
+        return send_sms(df, content="from a notebook", credentials=sim.credentials, journal=None)
+
+    r = asyncio.run(cell())
+    assert r.state.tolist() == ["accepted", "accepted"]
