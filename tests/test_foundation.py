@@ -131,3 +131,30 @@ def test_secret_never_shows_in_repr_str_format_or_logs(caplog):
     with pytest.raises(TypeError):
         import pickle
         pickle.dumps(c.api_secret)
+
+
+def test_secret_from_the_system_keyring():
+    keyring = pytest.importorskip("keyring")
+    from keyring.backend import KeyringBackend
+
+    class Memory(KeyringBackend):
+        priority = 1
+        store = {("buka_nb", "key5"): "from-the-keyring"}
+
+        def get_password(self, service, username):
+            return self.store.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.store[(service, username)] = password
+
+        def delete_password(self, service, username):
+            self.store.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(Memory())
+    try:
+        c = Credentials.from_env(environ={"BUKA_API_KEY": "key5"}, dotenv=None)
+        assert (c.api_secret.reveal(), c.source) == ("from-the-keyring", "environment+keyring")
+        assert "from-the-keyring" not in repr(c)
+    finally:
+        keyring.set_keyring(previous)
