@@ -15,7 +15,7 @@ class Api:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.creds = sim.credentials
-        self.http = httpx.Client(base_url=sim.url, timeout=10)
+        self.http = httpx.Client(base_url=sim.url, timeout=10, verify=False)  # plain http: no SSL context
 
     def post(self, path: str, body: dict) -> dict:
         headers = auth_headers(self.creds.api_key, self.creds.api_secret.reveal(), int(self.sim.now()))

@@ -218,7 +218,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve_in_thread(server: SimHTTPServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"buka-sim-{server.server_address[1]}", daemon=True)
     thread.start()
     return thread
