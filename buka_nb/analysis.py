@@ -298,8 +298,6 @@ def funnel(results: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- where and when
 
 
-
-
 def _calling_code(prefix: str) -> int | None:
     """The country calling code a number starts with (``+44 7…``, ``0044…``, ``447…``), else None."""
     import phonenumbers
