@@ -188,7 +188,7 @@ def _norm(column: Any) -> str:
     return re.sub(r"[^a-z0-9@-]", "", str(column).lower())
 
 
-_LOOKS = {"phone": re.compile(r"^\s*\+?[\d\s().\-]{7,20}\s*$|^\s*\d(\.\d+)?[eE]\+?\d+\s*$"),
+_LOOKS = {"phone": re.compile(r"^\s*\+?[\d\s().\-]{7,20}\s*$|^\s*\d(?:\.\d+)?[eE]\+?\d+\s*$"),
           "email": re.compile(r"@")}
 
 
