@@ -152,6 +152,19 @@ def read_upload(upload: Any, *, encoding: str | None = None, name: str | None = 
     return frame
 
 
+def upload_value(data: bytes, name: str = "upload.csv") -> tuple[dict[str, Any], ...]:
+    """What ipywidgets 8's ``FileUpload.value`` holds after one file is chosen: drives the panel from code.
+
+    >>> entry, = upload_value(b"phone\\n447911123456\\n", "list.csv")
+    >>> entry["name"], entry["size"], bytes(entry["content"])
+    ('list.csv', 19, b'phone\\n447911123456\\n')
+    """
+    from datetime import datetime, timezone
+
+    return ({"name": name, "type": "text/csv", "size": len(data), "content": memoryview(bytes(data)),
+             "last_modified": datetime.now(timezone.utc)},)
+
+
 def _upload_bytes(upload: Any) -> tuple[bytes, str | None]:
     if isinstance(upload, (tuple, list)):
         if not upload:
@@ -441,4 +454,4 @@ def failure_chart_png(results: pd.DataFrame, *, dpi: int = 100) -> bytes:
 __all__ = ["CHANNEL_SPECS", "ChannelSpec", "ColumnField", "SEND_STEPS", "TARGETS", "Targets", "TextField",
            "available_channels", "build_options", "channel_spec", "counts", "data_url", "dry_run",
            "failure_chart_png", "read_upload", "result_csv", "result_filename", "send", "suggest_columns",
-           "suggest_texts", "validation_summary"]
+           "suggest_texts", "upload_value", "validation_summary"]

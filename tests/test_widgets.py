@@ -108,6 +108,15 @@ def test_email_channel_through_the_panel(panel, sim):
     assert panel.results.code.tolist() == [0, -32, -2, 0]
 
 
+def test_load_uploads_a_file_from_code(panel, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_bytes(MESSY)
+    panel.load(path)
+    assert panel.frame.shape == (7, 2) and panel.upload.value[0]["name"] == "list.csv"
+    panel.load(b"phone\n447911123456\n")
+    assert panel.frame.shape == (1, 1) and "upload.csv" in panel.file_info.value
+
+
 def test_channel_and_target_choices():
     panel = UploadPanel()
     try:
