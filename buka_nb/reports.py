@@ -51,7 +51,13 @@ async def fetch_email(client: AsyncBukaClient, rows: pd.DataFrame) -> list[dict[
     return await _by_ids(client, rows.msg_id.dropna().astype(str).tolist(), "get_email_records", "emailId")
 
 
-FETCHERS: dict[str, Fetcher] = {"sms": fetch_sms, "email": fetch_email}
+async def fetch_voice(client: AsyncBukaClient, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    from .voice import fetch_call_records  # AI-voice call records (recordQuery), matched by task and phone
+
+    return await fetch_call_records(client, rows)
+
+
+FETCHERS: dict[str, Fetcher] = {"sms": fetch_sms, "email": fetch_email, "voice": fetch_voice}
 
 
 def merge_reports(results: pd.DataFrame, reports: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
