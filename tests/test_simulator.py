@@ -259,3 +259,23 @@ def test_only_loopback_and_unknown_paths():
         assert HTTP.get(sim.url + "/sendSms/batch").status_code == 405
         creds = sim.credentials
         assert (creds.base_url, creds.api_key) == (sim.url, sim.account.api_key)
+
+
+def test_order_ids_needing_json_escapes_round_trip(api):
+    body = api.send("918500000001,918500000002", orderId='q"1,back\\slash')
+    assert [i["orderId"] for i in body["array"]] == ['q"1', "back\\slash"]
+
+
+def test_message_ids_are_found_across_the_counter_wrap():
+    # The 7-digit counter wraps after 9 million ids; a block never straddles the wrap.
+    with Simulator(report_delay=(0, 0)) as sim:
+        sim.state._next_id = 9_000_000 - 3
+        api = Api(sim)
+        first = [i["msgId"] for i in api.send("918500000001,918500000002")["array"]]
+        second = [i["msgId"] for i in api.send("918500000003,918500000004,918500000005")["array"]]
+        assert [m[12:] for m in first] == ["9999997", "9999998"]
+        assert [m[12:] for m in second] == ["1000000", "1000001", "1000002"]  # jumped to the wrap
+        report = api.get("/getReport", {"appId": api.creds.sms_app_id, "msgIds": ",".join(first + second)})
+        assert [i["number"] for i in report["array"]] == [f"91850000000{k}" for k in range(1, 6)]
+        assert [sim.ledger.find("sms", m) for m in first + second] == [0, 1, 2, 3, 4]
+        assert sim.ledger.find("sms", first[0][:12] + "1234567") is None

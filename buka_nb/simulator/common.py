@@ -6,6 +6,7 @@ can never disagree about what a code means.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -39,6 +40,25 @@ class Route:
     def error(self, code: int) -> dict[str, Any]:
         """The body for a failure *code* in this endpoint's envelope style."""
         return reply_b(self.channel, code) if self.style == "B" else reply(self.channel, code)
+
+
+class RawJSON(str):
+    """JSON text built by a handler for speed (sendSms's 1000-item array); spliced in verbatim."""
+
+
+def encode(body: Any) -> bytes:
+    """A response body as compact UTF-8 JSON, splicing in top-level :class:`RawJSON` values.
+
+    >>> encode({"status": "0", "array": RawJSON('[{"a":1}]')})
+    b'{"status":"0","array":[{"a":1}]}'
+    """
+    raw = {k: v for k, v in body.items() if isinstance(v, RawJSON)} if isinstance(body, dict) else {}
+    if raw:  # a \x00 marks the slot: json writes it as \u0000, which no other value here contains
+        body = {k: (f"\x00{k}" if k in raw else v) for k, v in body.items()}
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    for key, value in raw.items():
+        text = text.replace(f'"\\u0000{key}"', value, 1)
+    return text.encode("utf-8")
 
 
 def reason_for(channel: str, code: int) -> str:

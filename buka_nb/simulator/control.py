@@ -6,8 +6,9 @@ endpoint                   effect
 ``GET /_sim/health``       ``{"ok": true, "url": ...}`` (readiness probe)
 ``GET /_sim/stats``        requests per endpoint and outcome, messages and duplicates per
                            channel, requests/s, faults fired, balances, current configuration
-``GET /_sim/ledger``       ``?channel=sms|email|voice`` (default all) ``&format=csv|jsonl``
-                           (default csv); streamed in chunks, fine for 10^6 rows
+``GET /_sim/ledger``       ``?channel=sms|email|voice`` (default all) ``&format=csv|jsonl|columns``
+                           (default csv; ``columns`` = one JSON object of column lists, the
+                           fastest); streamed in chunks, fine for 10^6 rows
 ``POST /_sim/config``      body = settings for :meth:`SimState.configure` (faults, scenarios,
                            balance, accounts, report_delay, clock_offset, latency, rate_limit,
                            delivery, seed, push_url, voice_push_url)
@@ -26,7 +27,7 @@ import threading
 from typing import Any, Iterator
 from urllib.parse import parse_qs
 
-from .ledger import CHANNELS, COLUMNS, Ledger
+from .ledger import CHANNELS, COLUMNS, Ledger, iter_columns_json
 
 
 def handle(handler: Any, app: Any, method: str, path: str, query: str) -> None:
@@ -47,8 +48,11 @@ def handle(handler: Any, app: Any, method: str, path: str, query: str) -> None:
             channel = args.get("channel") or None
             if channel is not None and channel not in CHANNELS:
                 raise ValueError(f"unknown channel {channel!r}")
-            if args.get("format", "csv") == "jsonl":
+            fmt = args.get("format", "csv")
+            if fmt == "jsonl":
                 handler.send_stream(iter_jsonl(state.ledger, channel), "application/x-ndjson")
+            elif fmt == "columns":
+                handler.send_stream(iter_columns_json(state.ledger, channel), "application/json")
             else:
                 handler.send_stream(state.ledger.iter_csv(channel), "text/csv;charset=UTF-8")
         elif method == "POST" and op == "config":

@@ -137,7 +137,7 @@ def get_send_email_rcd(call: Call) -> dict[str, Any]:
     nofound = 0
     array = []
     for email_id in ids:
-        row = led.index.get(email_id)
+        row = state.ledger.find("email", email_id)
         if row is None or led.api_key[row] != acct.api_key:
             nofound += 1
             continue

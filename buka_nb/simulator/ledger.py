@@ -14,8 +14,10 @@ message is derived from the sim clock: pending until ``deliver_at``, then its ``
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
+import json
 import math
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -23,6 +25,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CHANNELS = ("sms", "email", "voice")
+
+#: Message ids end in a 7-digit counter: ID_COUNTER_BASE + serial % ID_COUNTER_SPAN.
+ID_COUNTER_BASE = 1_000_000
+ID_COUNTER_SPAN = 9_000_000
 
 #: Column order of :meth:`Ledger.frame` and of the CSV served at ``GET /_sim/ledger``.
 COLUMNS = ("channel", "request_no", "app_id", "api_key", "recipient", "order_id", "msg_id", "task_id",
@@ -57,7 +63,12 @@ class ChannelLedger:
         self.units: list[int] = []
         self.cost_micros: list[int] = []
         self.duplicate: list[bool] = []
-        self.index: dict[str, int] = {}
+        # msgId → row without a 10^6-entry dict: ids come in blocks of consecutive serials (see
+        # SimState.new_ids), so a sorted list of block starts and a bisect find any id.
+        self.block_serial: list[int] = []
+        self.block_row: list[int] = []
+        self.block_n: list[int] = []
+        self.extra: dict[str, int] = {}  # rows whose ids did not come as one block
         self.seen: dict[Any, set[str]] = {}  # dup scope -> recipients already sent in that scope
         self.duplicates = 0
 
@@ -122,7 +133,13 @@ class Ledger:
         led.reason.extend(reasons)
         led.units.extend([units] * n)
         led.cost_micros.extend([cost_micros] * n)
-        led.index.update(zip(msg_ids, range(start, start + n)))
+        serial = getattr(msg_ids, "serial", None)
+        if serial is not None and n and (not led.block_serial or serial >= led.block_serial[-1] + led.block_n[-1]):
+            led.block_serial.append(serial)
+            led.block_row.append(start)
+            led.block_n.append(n)
+        else:
+            led.extra.update(zip(msg_ids, range(start, start + n)))
         led.duplicate.extend(dup_flags)
         return start
 
@@ -138,7 +155,26 @@ class Ledger:
 
     # -- reading ---------------------------------------------------------------------------------
     def find(self, channel: str, msg_id: str) -> int | None:
-        return self.channels[channel].index.get(msg_id)
+        """The row of a msgId/emailId/customer id, or None (also for ids not yet committed)."""
+        led = self.channels[channel]
+        row = led.extra.get(msg_id)
+        if row is not None:
+            return row
+        if len(msg_id) != 19 or not msg_id.isascii() or not msg_id.isdigit() or not led.block_serial:
+            return None
+        counter = int(msg_id[12:]) - ID_COUNTER_BASE
+        if counter < 0:
+            return None
+        # The id holds serial % ID_COUNTER_SPAN: try each wrap of the counter, newest first.
+        last = led.block_serial[-1] + led.block_n[-1]
+        for wrap in range(last // ID_COUNTER_SPAN, -1, -1):
+            serial = counter + wrap * ID_COUNTER_SPAN
+            i = bisect.bisect_right(led.block_serial, serial) - 1
+            if i >= 0 and serial < led.block_serial[i] + led.block_n[i]:
+                row = led.block_row[i] + serial - led.block_serial[i]
+                if row < len(led) and led.msg_id[row] == msg_id:
+                    return row
+        return None
 
     def state(self, channel: str, row: int, now: float | None = None) -> str:
         """``pending``, ``delivered`` or ``failed`` at sim time *now* (default: the sim clock)."""
@@ -187,12 +223,10 @@ class Ledger:
 
     def frame(self, channel: str | None = None) -> pd.DataFrame:
         """The ledger of one channel (or all) as a DataFrame with :data:`COLUMNS`; imports pandas lazily."""
-        import pandas as pd
-
         now = self.clock()
-        channels = CHANNELS if channel is None else (channel,)
-        parts = [pd.DataFrame(self.columns(ch, now), columns=list(COLUMNS)) for ch in channels]
-        return finish_frame(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
+        parts = [self.columns(ch, now) for ch in (CHANNELS if channel is None else (channel,))]
+        return build_frame({name: [v for part in parts for v in part[name]] for name in COLUMNS}
+                           if len(parts) > 1 else parts[0])
 
     def duplicates(self, channel: str) -> pd.DataFrame:
         """Rows that repeat an earlier (recipient, app, content) of *channel*: what a resend produces."""
@@ -219,18 +253,45 @@ class Ledger:
             yield buf.getvalue().encode("utf-8")
 
 
-def finish_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give a raw ledger frame (in-process or read back from CSV) its final dtypes."""
+def iter_columns_json(ledger: Ledger, channel: str | None = None) -> Iterator[bytes]:
+    """The ledger as one JSON object of column lists (the fast transfer for SimulatorProcess).
+
+    ``{"channel": [...], "request_no": [...], ...}``; a never-final ``deliver_at`` is ``null``.
+    Written one column at a time so 10^6 rows never sit in memory as one JSON string.
+    """
+    now = ledger.clock()
+    parts = [ledger.columns(ch, now) for ch in (CHANNELS if channel is None else (channel,))]
+    for k, name in enumerate(COLUMNS):
+        values = [v for part in parts for v in part[name]] if len(parts) > 1 else parts[0][name]
+        if name == "deliver_at":
+            values = [None if math.isinf(v) else v for v in values]
+        yield (("{" if k == 0 else ",") + json.dumps(name) + ":").encode()
+        yield json.dumps(values, ensure_ascii=False).encode("utf-8")
+    yield b"}"
+
+
+def build_frame(raw: dict[str, list]) -> pd.DataFrame:
+    """A ledger DataFrame from raw column lists (:meth:`Ledger.columns` or the ``columns`` JSON).
+
+    Each column is built with its final dtype up front: letting pandas infer 18 columns of 10^6
+    Python objects costs more than twice as long.
+    """
+    import numpy as np
     import pandas as pd
 
-    out = frame.copy()
-    for col in STRING_COLUMNS:
-        out[col] = out[col].fillna("").astype("string")
-    for col in ("submitted_at", "deliver_at"):
-        seconds = pd.to_numeric(out[col], errors="coerce").replace([math.inf, -math.inf], float("nan"))
-        out[col] = pd.to_datetime(seconds, unit="s", utc=True)
-    out["request_no"] = out["request_no"].astype("int64")
-    out["units"] = out["units"].astype("int64")
-    out["cost"] = out["cost"].astype("float64")
-    out["duplicate"] = out["duplicate"].map(lambda v: v is True or str(v).lower() == "true").astype("bool")
-    return out[list(COLUMNS)]
+    data: dict[str, Any] = {}
+    for name in COLUMNS:
+        values = raw[name]
+        if name in STRING_COLUMNS:
+            data[name] = pd.array(values, dtype="string")
+        elif name in ("submitted_at", "deliver_at"):
+            seconds = np.asarray(values, dtype="float64")  # None (JSON null) → NaN
+            seconds[np.isinf(seconds)] = np.nan            # never final → NaT
+            data[name] = pd.to_datetime(seconds, unit="s", utc=True).as_unit("ns")
+        elif name == "cost":
+            data[name] = np.asarray(values, dtype="float64")
+        elif name == "duplicate":
+            data[name] = np.asarray(values, dtype="bool")
+        else:
+            data[name] = np.asarray(values, dtype="int64")
+    return pd.DataFrame(data, columns=list(COLUMNS))

@@ -7,7 +7,6 @@ prints one JSON line when it is listening. Control calls use only the standard l
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -157,10 +156,7 @@ class SimulatorProcess:
 
     def ledger_frame(self, channel: str | None = None):
         """The child's ledger as the same DataFrame :meth:`Ledger.frame` gives in-process."""
-        import pandas as pd
+        from .ledger import build_frame
 
-        from .ledger import STRING_COLUMNS, finish_frame
-
-        raw = self._control("GET", "ledger", query=f"?channel={channel}" if channel else "")
-        frame = pd.read_csv(io.BytesIO(raw), dtype={c: str for c in STRING_COLUMNS}, keep_default_na=False)
-        return finish_frame(frame)
+        query = "?format=columns" + (f"&channel={channel}" if channel else "")
+        return build_frame(json.loads(self._control("GET", "ledger", query=query)))

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 from ..signing import MAX_SKEW_SECONDS, verify
 from . import aivoice, control, email, sms
-from .common import AUTH_CODE, CRASH_CODE, PARAM_CODE, SKEW_CODE, Call, Route
+from .common import AUTH_CODE, CRASH_CODE, PARAM_CODE, SKEW_CODE, Call, Route, encode
 from .config import TERMINAL
 from .state import SimState
 
@@ -105,7 +105,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def send_json(self, status: int, obj: Any) -> None:
-        self.send_bytes(status, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        self.send_bytes(status, encode(obj))
 
     def send_stream(self, chunks: Any, content_type: str) -> None:
         """Chunked transfer for large control answers (the 10^6-row ledger)."""

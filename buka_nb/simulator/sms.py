@@ -7,10 +7,12 @@ simulator must absorb ~10^6 numbers faster than a client can send them.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from ..segments import MAX_CONTENT_CHARS, sms_segments
-from .common import Call, Route, csv_list, integer, page, price_text, reply, reply_b, text
+from .common import Call, Route, RawJSON, csv_list, integer, page, price_text, reply, reply_b, text
 from .state import MICROS, iso8, money, parse_time
 
 MAX_GET_NUMBERS = 100
@@ -25,6 +27,10 @@ MCC = {"1": "310", "7": "250", "20": "602", "27": "655", "33": "208", "34": "214
        "44": "234", "49": "262", "52": "334", "55": "724", "60": "502", "62": "510", "63": "515",
        "65": "525", "66": "520", "84": "452", "86": "460", "90": "286", "91": "404", "92": "410",
        "234": "621", "254": "639", "880": "470", "966": "420", "971": "424"}
+
+
+#: Text that needs no JSON escaping (no quote, backslash or control character).
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
 
 
 def _valid_number(token: str) -> bool:
@@ -108,7 +114,9 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         if code is not None:
             return reply("sms", code)
         rejected = state.scenario_rejects("sms", g["tokens"]) if state.scenarios else ()
-        keep = [i for i, t in enumerate(g["tokens"]) if _valid_number(t) and i not in rejected]
+        # _valid_number inlined: a function call per number is measurable at 10^6 numbers.
+        keep = [i for i, t in enumerate(g["tokens"])
+                if t.isascii() and t.isdigit() and 7 <= len(t) <= 15 and i not in rejected]
         if len(keep) == len(g["tokens"]):
             g["numbers"], g["order_ids"] = g["tokens"], g["orders"]
         else:
@@ -124,7 +132,7 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
     # The seeded draw is the heaviest per-number step; it needs no lock.
     for g in groups:
         g["delivery"] = state.decide("sms", g["numbers"], g["content"], now)
-    array: list[dict[str, str]] = []
+    parts: list[str] = []
     with state.lock:
         if not acct.charge(total_cost):
             return reply("sms", -10)
@@ -137,8 +145,21 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
                 request_no=call.request_no, deliver_at=deliver, outcomes=outcomes, reasons=reasons,
                 units=g["units"], cost_micros=g["units"] * price)
             state.queue_pushes("sms", range(start, start + len(ids)), deliver)
-            array += [{"msgId": m, "number": n, "orderId": o} for m, n, o in zip(ids, g["numbers"], g["order_ids"])]
+            parts.append(_items_json(ids, g["numbers"], g["order_ids"]))
+    array = RawJSON("[" + ",".join(p for p in parts if p) + "]")
     return reply("sms", 0, success=str(accepted), fail=str(failed), array=array)
+
+
+def _items_json(ids: list[str], numbers: list[str], orders: list[str]) -> str:
+    """The ``array`` items as JSON text: f-strings are ~2x faster than json.dumps on 1000 dicts.
+
+    Ids and numbers are ASCII digits by construction; orderIds are escaped unless plainly safe.
+    """
+    if _PLAIN.fullmatch("".join(orders)):
+        return ",".join([f'{{"msgId":"{m}","number":"{n}","orderId":"{o}"}}' for m, n, o in zip(ids, numbers, orders)])
+    dumps = json.dumps
+    return ",".join([f'{{"msgId":"{m}","number":"{n}","orderId":{dumps(o, ensure_ascii=False)}}}'
+                     for m, n, o in zip(ids, numbers, orders)])
 
 
 def get_report(call: Call) -> dict[str, Any]:
@@ -154,7 +175,7 @@ def get_report(call: Call) -> dict[str, Any]:
     nofound = 0
     array = []
     for msg_id in ids:
-        row = led.index.get(msg_id)
+        row = state.ledger.find("sms", msg_id)
         if row is None or led.api_key[row] != acct.api_key or led.app_id[row] != acct.sms_app_id:
             nofound += 1
             continue
