@@ -279,3 +279,14 @@ def test_message_ids_are_found_across_the_counter_wrap():
         assert [i["number"] for i in report["array"]] == [f"91850000000{k}" for k in range(1, 6)]
         assert [sim.ledger.find("sms", m) for m in first + second] == [0, 1, 2, 3, 4]
         assert sim.ledger.find("sms", first[0][:12] + "1234567") is None
+
+
+def test_stop_closes_keep_alive_connections():
+    client = httpx.Client(timeout=5)
+    with Simulator() as sim:
+        api = Api(sim)
+        url = sim.url + "/getBalance"
+        assert client.get(url, headers=api.headers()).json()["status"] == "0"  # pooled connection
+    with pytest.raises(httpx.TransportError):
+        client.get(url, headers=api.headers())  # nobody answers on the old connection any more
+    client.close()

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -247,3 +252,31 @@ def test_simulator_depends_only_on_the_pure_layer():
                 pytest.fail(f"{path.name} imports {node.module} absolutely")
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("buka_nb") for a in node.names), path.name
+
+
+def test_push_gives_up_after_retries_when_nobody_listens():
+    with socket.socket() as probe:  # a port that was free a moment ago: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/dlr"
+    with Simulator(report_delay=(0, 0), push_url=dead, push_retries=1) as sim:
+        assert send(sim).json()["status"] == "0"
+        sim.flush_pushes()
+        pushes = sim.stats()["pushes"]
+        assert (pushes["sent"], pushes["failed"], pushes["in_flight"]) == (0, 1, 0)
+
+
+def test_cli_serves_until_interrupted():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUKA_")}
+    proc = subprocess.Popen([sys.executable, "-m", "buka_nb", "simulator", "--port", "0", "--seed", "3"],
+                            stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
+    try:
+        lines = [proc.stdout.readline() for _ in range(6)]
+        url = lines[0].split()[4]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v3")
+        assert f"export BUKA_BASE_URL={url}\n" in [line.lstrip() for line in lines]
+        assert HTTP.get(url[:-3] + "/_sim/health").json()["ok"] is True
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.stdout.close()

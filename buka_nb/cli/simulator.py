@@ -23,9 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..simulator.launch import options_from_args, serve
 
+    from ..errors import ConfigError, InputError
+
     try:
         options = options_from_args(args)
     except ValueError as exc:  # a bad --fault/--scenario spec is an input error, not a crash
-        from ..errors import InputError
         raise InputError(str(exc)) from exc
-    return serve(options)
+    try:
+        return serve(options)
+    except OSError as exc:  # typically the port is taken: say so in one line
+        raise ConfigError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}; "
+                          "choose another --port (0 picks a free one)") from exc

@@ -53,7 +53,20 @@ class SimHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, port: int, app: Any) -> None:
         self.app = app
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), Handler)
+
+    def close_connections(self) -> None:
+        """Shut every open keep-alive connection. Without this a client's pooled connection could
+        outlive stop() and, once the port is reused by a new simulator, talk to the old one."""
+        with self.connections_lock:
+            connections, self.connections = self.connections, set()
+        for sock in connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Resets and client timeouts are the point of a fault simulator: never print tracebacks.
@@ -67,6 +80,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # no per-request logging
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
 
     def do_GET(self) -> None:
         self._dispatch("GET")
