@@ -15,7 +15,7 @@ from typing import Any
 _EXPORTS = {
     "Simulator": ".app",
     "SimulatorProcess": ".process",
-    "Account": ".state",
+    "Account": ".accounts",
     "Fault": ".config",
     "Scenario": ".config",
     "DeliveryModel": ".config",

@@ -18,7 +18,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .state import MICROS, SimState, local8
+from .accounts import MICROS
+from .state import SimState, local8
 
 DIALOG_FLOWS = {
     1: {"name": "Customer survey", "properties": ()},

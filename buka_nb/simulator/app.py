@@ -15,7 +15,8 @@ from ..credentials import Credentials
 from .config import DeliveryModel, Fault, Scenario
 from .push import Pusher
 from .server import LOOPBACK, Router, SimHTTPServer, serve_in_thread
-from .state import Account, SimState
+from .accounts import Account
+from .state import SimState
 
 
 class Simulator:

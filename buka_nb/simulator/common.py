@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..catalog import lookup
-from .state import Account, SimState
+from .accounts import Account
+from .state import SimState
 
 
 @dataclass

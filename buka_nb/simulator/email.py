@@ -13,7 +13,8 @@ import re
 from typing import Any
 
 from .common import Call, Route, csv_list, integer, reply, reply_b, text
-from .state import MICROS, iso8
+from .accounts import MICROS
+from .state import iso8
 
 MAX_ADDRESSES = 50
 MAX_QUERY_IDS = 200

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..credentials import Credentials
-from .state import Account, default_accounts
+from .accounts import Account, default_accounts
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,7 +13,8 @@ from typing import Any
 
 from ..segments import MAX_CONTENT_CHARS, sms_segments
 from .common import Call, Route, RawJSON, csv_list, integer, page, price_text, reply, reply_b, text
-from .state import MICROS, iso8, money, parse_time
+from .accounts import MICROS, money
+from .state import iso8, parse_time
 
 MAX_GET_NUMBERS = 100
 MAX_POST_NUMBERS = 1000
@@ -31,11 +32,6 @@ MCC = {"1": "310", "7": "250", "20": "602", "27": "655", "33": "208", "34": "214
 
 #: Text that needs no JSON escaping (no quote, backslash or control character).
 _PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
-
-
-def _valid_number(token: str) -> bool:
-    # isascii() first: str.isdigit() also accepts superscripts and other Unicode digits.
-    return token.isascii() and token.isdigit() and 7 <= len(token) <= 15
 
 
 def get_balance(call: Call) -> dict[str, Any]:
@@ -114,7 +110,8 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         if code is not None:
             return reply("sms", code)
         rejected = state.scenario_rejects("sms", g["tokens"]) if state.scenarios else ()
-        # _valid_number inlined: a function call per number is measurable at 10^6 numbers.
+        # A valid number is 7-15 ASCII digits (isdigit alone accepts superscripts and other Unicode
+        # digits). Inlined rather than a helper: a call per number is measurable at 10^6 numbers.
         keep = [i for i, t in enumerate(g["tokens"])
                 if t.isascii() and t.isdigit() and 7 <= len(t) <= 15 and i not in rejected]
         if len(keep) == len(g["tokens"]):
