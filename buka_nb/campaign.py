@@ -63,6 +63,16 @@ class Planner(ChannelAdapter):
         """Settings that change what is sent; part of the campaign fingerprint."""
         return {}
 
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns every input must have."""
+        return ()
+
+    def check_columns(self, frame: pd.DataFrame, source: str = "the frame") -> None:
+        """Raise an :class:`~buka_nb.errors.InputError` naming a missing column and the fix."""
+        from .io import require_columns
+
+        require_columns(frame, self.required_columns(), source=source)
+
     def batch_stats(self, batch: Batch) -> dict[str, int]:
         """Extra counts a dry run reports for a batch (SMS: messages and segments per encoding)."""
         return {}
@@ -230,6 +240,47 @@ def _progress(progress: bool | None, total: int | None) -> Any:
     return tqdm(total=total, unit="row", desc="sending")
 
 
+def send_frame(planner: Planner, frame: pd.DataFrame, *, chunksize: int | None = None,
+               **campaign: Any) -> pd.DataFrame:
+    """Send an in-memory frame through *planner*: what every channel's ``send_<channel>`` does."""
+    planner.check_columns(frame)
+    return run_campaign(planner, iter_frame(frame, chunksize), data_digest=frame_digest(frame), n_rows=len(frame),
+                        **campaign)
+
+
+def plan_frame(planner: Planner, frame: pd.DataFrame) -> DryRun:
+    """Dry-run an in-memory frame through *planner*."""
+    planner.check_columns(frame)
+    return dry_run(planner, iter_frame(frame, None))
+
+
+def run_csv(planner: Planner, path: str | Path, *, out: str | Path | None = None, chunksize: int = 100_000,
+            encoding: str | None = None, dry_run_only: bool = False, **campaign: Any) -> pd.DataFrame | Path | DryRun:
+    """Send (or dry-run) a CSV through *planner*, streaming it in chunks.
+
+    The header is checked before anything is sent (or a voice task created). With ``out=``
+    (``.csv`` or ``.parquet``) results are written chunk by chunk and the path is returned, so
+    memory stays flat however large the file; otherwise the result frame is returned.
+    """
+    import itertools
+
+    from .io import count_rows, file_digest, iter_recipients
+    from .stream import ResultSink
+
+    chunks = iter_recipients(path, chunksize=chunksize, encoding=encoding)
+    first = next(chunks)
+    planner.check_columns(first[1], Path(path).name)
+    chunks = itertools.chain([first], chunks)
+    if dry_run_only:
+        return dry_run(planner, chunks)
+    digest = file_digest(path) + f"/{chunksize}"
+    if out is None:
+        return run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), **campaign)
+    with ResultSink(out) as sink:
+        run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), sink=sink.write, **campaign)
+    return Path(out)
+
+
 def iter_frame(frame: pd.DataFrame, chunksize: int | None) -> Iterator[tuple[int, pd.DataFrame]]:
     """Split an in-memory frame into ``(offset, chunk)`` pairs."""
     if not chunksize or len(frame) <= chunksize:
@@ -286,4 +337,4 @@ def dry_run(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]) -> Dry
     return DryRun(results, stats)
 
 
-__all__ = ["DryRun", "dry_run", "DEFAULT", "Plan", "Planner", "fingerprint", "frame_digest", "iter_frame", "run_campaign", "DONE"]
+__all__ = ["DryRun", "dry_run", "plan_frame", "run_csv", "send_frame", "DEFAULT", "Plan", "Planner", "fingerprint", "frame_digest", "iter_frame", "run_campaign", "DONE"]

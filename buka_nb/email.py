@@ -18,7 +18,6 @@ cannot be reconciled: its rows stay ``unknown`` and are never resent unless ``fo
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -28,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .campaign import DEFAULT, DryRun, Plan, Planner, dry_run, frame_digest, iter_frame, run_campaign
+from .campaign import DEFAULT, DryRun, Plan, Planner, plan_frame, run_csv, send_frame
 from .catalog import DUPLICATE_CODE
 from .engine import Batch
 from .envelope import Envelope
 from .errors import InputError
-from .io import count_rows, file_digest, iter_recipients, require_columns
+from .io import require_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -305,11 +304,9 @@ def send_email(frame: pd.DataFrame, *, template_id: str | int, from_address: str
     planner = EmailPlanner(template_id=template_id, from_address=from_address, email_col=email_col,
                            subject=subject, subject_col=subject_col, variables=variables, language=language,
                            ad_flag=ad_flag, duplicates=duplicates, batch_size=batch_size, app_id=app_id)
-    planner.check_columns(frame)
-    return run_campaign(planner, iter_frame(frame, chunksize), data_digest=frame_digest(frame), n_rows=len(frame),
-                        credentials=credentials, client=client, journal=journal, campaign_id=campaign_id,
-                        max_in_flight=max_in_flight, rate_limit=rate_limit, timeout=timeout,
-                        force_unknown=force_unknown, progress=progress)
+    return send_frame(planner, frame, chunksize=chunksize, credentials=credentials, client=client,
+                      journal=journal, campaign_id=campaign_id, max_in_flight=max_in_flight,
+                      rate_limit=rate_limit, timeout=timeout, force_unknown=force_unknown, progress=progress)
 
 
 def plan_email(frame: pd.DataFrame, **options: Any) -> DryRun:
@@ -317,8 +314,7 @@ def plan_email(frame: pd.DataFrame, **options: Any) -> DryRun:
     planner, rest = _planner(dict(options))
     if rest:
         raise TypeError(f"plan_email() got unexpected options {sorted(rest)}")
-    planner.check_columns(frame)
-    return dry_run(planner, iter_frame(frame, None))
+    return plan_frame(planner, frame)
 
 
 def send_email_csv(path: str | Path, *, out: str | Path | None = None, chunksize: int = 100_000,
@@ -329,21 +325,9 @@ def send_email_csv(path: str | Path, *, out: str | Path | None = None, chunksize
     returned; otherwise the result frame is returned. Rows are grouped by template data within a
     chunk, so a smaller ``chunksize`` can mean a few more requests, never larger ones.
     """
-    from .stream import ResultSink
-
     planner, rest = _planner(dict(options))
-    chunks = iter_recipients(path, chunksize=chunksize, encoding=encoding)
-    first = next(chunks)  # check the header before anything is sent
-    planner.check_columns(first[1], Path(path).name)
-    chunks = itertools.chain([first], chunks)
-    if dry_run_only:
-        return dry_run(planner, chunks)
-    digest = file_digest(path) + f"/{chunksize}"
-    if out is None:
-        return run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), **rest)
-    with ResultSink(out) as sink:
-        run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), sink=sink.write, **rest)
-    return Path(out)
+    return run_csv(planner, path, out=out, chunksize=chunksize, encoding=encoding, dry_run_only=dry_run_only,
+                   **rest)
 
 
 __all__ = ["EmailPlanner", "check_address", "plan_email", "send_email", "send_email_csv", "variable_map"]

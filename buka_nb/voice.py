@@ -20,7 +20,6 @@ is also how call records are matched back to rows.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import warnings
 from collections.abc import Sequence
@@ -31,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import errors
-from .campaign import DEFAULT, DryRun, Plan, Planner, dry_run, frame_digest, iter_frame, run_campaign
+from .campaign import DEFAULT, DryRun, Plan, Planner, plan_frame, run_csv, send_frame
 from .catalog import DUPLICATE_CODE
 from .client import BUKA_TZ
 from .engine import Batch
 from .envelope import Envelope
 from .errors import InputError
-from .io import count_rows, file_digest, iter_recipients, require_columns
+from .io import require_columns
 from .journal import Journal
 from .phones import normalise_numbers
 
@@ -459,11 +458,9 @@ def send_voice(frame: pd.DataFrame, *, phone_col: str = "phone", name_col: str |
                            dialog_flow_id=dialog_flow_id, line_id=line_id, robot_count=robot_count,
                            daily_window=daily_window, start=start, duplicates=duplicates, batch_size=batch_size,
                            app_id=app_id)
-    planner.check_columns(frame)
-    result = run_campaign(planner, iter_frame(frame, chunksize), data_digest=frame_digest(frame), n_rows=len(frame),
-                          credentials=credentials, client=client, journal=journal, campaign_id=campaign_id,
-                          max_in_flight=max_in_flight, rate_limit=rate_limit, timeout=timeout,
-                          force_unknown=force_unknown, progress=progress)
+    result = send_frame(planner, frame, chunksize=chunksize, credentials=credentials, client=client,
+                      journal=journal, campaign_id=campaign_id, max_in_flight=max_in_flight,
+                      rate_limit=rate_limit, timeout=timeout, force_unknown=force_unknown, progress=progress)
     return _finish(result, planner)
 
 
@@ -472,8 +469,7 @@ def plan_voice(frame: pd.DataFrame, **options: Any) -> DryRun:
     planner, rest = _planner(dict(options))
     if rest:
         raise TypeError(f"plan_voice() got unexpected options {sorted(rest)}")
-    planner.check_columns(frame)
-    return dry_run(planner, iter_frame(frame, None))
+    return plan_frame(planner, frame)
 
 
 def send_voice_csv(path: str | Path, *, out: str | Path | None = None, chunksize: int = 100_000,
@@ -483,21 +479,10 @@ def send_voice_csv(path: str | Path, *, out: str | Path | None = None, chunksize
     With ``out=`` (``.csv`` or ``.parquet``) results are written chunk by chunk and the path is
     returned; otherwise the result frame is returned.
     """
-    from .stream import ResultSink
-
     planner, rest = _planner(dict(options))
-    chunks = iter_recipients(path, chunksize=chunksize, encoding=encoding)
-    first = next(chunks)  # check the header before anything (a voice task, say) is created
-    planner.check_columns(first[1], Path(path).name)
-    chunks = itertools.chain([first], chunks)
-    if dry_run_only:
-        return dry_run(planner, chunks)
-    digest = file_digest(path) + f"/{chunksize}"
-    if out is None:
-        return _finish(run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), **rest), planner)
-    with ResultSink(out) as sink:
-        run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), sink=sink.write, **rest)
-    return Path(out)
+    result = run_csv(planner, path, out=out, chunksize=chunksize, encoding=encoding, dry_run_only=dry_run_only,
+                     **rest)
+    return result if isinstance(result, (Path, DryRun)) else _finish(result, planner)
 
 
 __all__ = ["VoicePlanner", "check_daily_window", "collect_call_records", "fetch_call_records", "find_task",
