@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .campaign import DEFAULT, DryRun, Plan, Planner, dry_run, frame_digest, iter_frame, run_campaign
+from .campaign import DEFAULT, DryRun, Plan, Planner, plan_frame, run_csv, send_frame
 from .catalog import DUPLICATE_CODE
 from .engine import Batch, Outcome
 from .envelope import Envelope
 from .errors import InputError
-from .io import count_rows, file_digest, iter_recipients, require_columns
+from .io import require_columns
 from .journal import DONE
 from .phones import normalise_numbers
 from .segments import MAX_CONTENT_CHARS, sms_segments
@@ -250,40 +250,27 @@ def send_sms(frame: pd.DataFrame, *, content: str | None = None, template: str |
     """
     planner = SmsPlanner(content=content, template=template, number_col=number_col, sender_id=sender_id,
                          duplicates=duplicates, strict_numbers=strict_numbers, batch_size=batch_size, app_id=app_id)
-    require_columns(frame, planner.required_columns())
-    return run_campaign(planner, iter_frame(frame, chunksize), data_digest=frame_digest(frame), n_rows=len(frame),
-                        credentials=credentials, client=client, journal=journal, campaign_id=campaign_id,
-                        max_in_flight=max_in_flight, rate_limit=rate_limit, timeout=timeout,
-                        force_unknown=force_unknown, progress=progress)
+    return send_frame(planner, frame, chunksize=chunksize, credentials=credentials, client=client, journal=journal,
+                      campaign_id=campaign_id, max_in_flight=max_in_flight, rate_limit=rate_limit, timeout=timeout,
+                      force_unknown=force_unknown, progress=progress)
 
 
 def plan_sms(frame: pd.DataFrame, **options: Any) -> DryRun:
-    """Validate and batch without sending: what ``--dry-run`` shows."""
+    """Validate and batch without sending: what ``buka-nb sms send --dry-run`` shows."""
     planner, rest = _planner(dict(options))
     if rest:
         raise TypeError(f"plan_sms() got unexpected options {sorted(rest)}")
-    require_columns(frame, planner.required_columns())
-    return dry_run(planner, iter_frame(frame, None))
+    return plan_frame(planner, frame)
 
 
 def send_sms_csv(path: str | Path, *, out: str | Path | None = None, chunksize: int = 100_000,
-                 encoding: str | None = None, dry_run_only: bool = False, **options: Any) -> pd.DataFrame | Path:
-    """Send a CSV of recipients, streaming it in chunks.
+                 encoding: str | None = None, dry_run_only: bool = False, **options: Any) -> pd.DataFrame | Path | DryRun:
+    """Send a CSV of recipients, streaming it in chunks (options as :func:`send_sms`).
 
     With ``out=`` (``.csv`` or ``.parquet``) results are written chunk by chunk and the path is
     returned, so memory stays flat however large the file; otherwise the result frame is returned.
     """
-    from .stream import ResultSink
-
     planner, rest = _planner(dict(options))
-    chunks = iter_recipients(path, chunksize=chunksize, encoding=encoding, required=planner.required_columns())
-    if dry_run_only:
-        return dry_run(planner, chunks)
-    digest = file_digest(path) + f"/{chunksize}"
-    if out is None:
-        return run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), **rest)
-    with ResultSink(out) as sink:
-        run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), sink=sink.write, **rest)
-    return Path(out)
+    return run_csv(planner, path, out=out, chunksize=chunksize, encoding=encoding, dry_run_only=dry_run_only, **rest)
 
 
