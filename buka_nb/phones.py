@@ -92,7 +92,14 @@ def normalise_numbers(values: pd.Series, *, column: str = "phone", strict: bool 
         text[good] = expanded[good].astype("string")
 
     todo = code == 0
-    cleaned = text[todo].str.replace(r"\.0+$", "", regex=True).str.replace(_SEPARATORS, "", regex=True)
+    cleaned = text[todo]
+    # Most numbers arrive as digits with an optional "+", where the separator regexes (which pandas
+    # runs through Python's re, element by element) have nothing to remove: run them on the rest only.
+    messy = ~cleaned.str.fullmatch(r"\+?[0-9]+").fillna(False)
+    if messy.any():
+        cleaned = cleaned.copy()
+        cleaned[messy] = (cleaned[messy].str.replace(r"\.0+$", "", regex=True)
+                          .str.replace(_SEPARATORS, "", regex=True))
     cleaned = cleaned.str.replace(r"^\+", "", regex=True).str.replace(r"^00", "", regex=True)
     digits_only = cleaned.str.fullmatch(r"\d+").fillna(False)
     length = cleaned.str.len()
