@@ -67,6 +67,20 @@ def render(frame: pd.DataFrame, template: str) -> tuple[pd.Series, pd.Series]:
     return contents, missing
 
 
+def _candidates(positions: np.ndarray, recipients: np.ndarray, labels: pd.Index) -> Any:
+    """``(position, recipient, label)`` for the rows to de-duplicate, ``label`` exactly ``labels[position]``.
+
+    Indexing a pandas Index once per row costs more than the rest of the de-duplication together,
+    so the common indexes (a RangeIndex, whose items are ints, or an object or string Index) are
+    read in one go; others (whose scalars are numpy or pandas objects) keep the per-row lookup.
+    """
+    import pandas as pd
+
+    if isinstance(labels, pd.RangeIndex) or labels.dtype == object or isinstance(labels.dtype, pd.StringDtype):
+        return zip(positions.tolist(), recipients[positions].tolist(), labels[positions].tolist())
+    return ((i, recipients[i], labels[i]) for i in positions)
+
+
 class SmsPlanner(Planner):
     """SMS: validation, batching (``sendSms`` / ``sendSms/batch``) and reconciliation by ``getSentRcd``."""
 
@@ -129,14 +143,14 @@ class SmsPlanner(Planner):
         labels = chunk.index
         if self.duplicates != "allow":
             dup_code = DUPLICATE_CODE["sms"]
-            for i in np.flatnonzero(code == 0):
-                first = seen.setdefault(recipients[i], labels[i])
-                if first != labels[i]:
+            for i, number, label in _candidates(np.flatnonzero(code == 0), recipients, labels):
+                first = seen.setdefault(number, label)
+                if first != label:
                     if self.duplicates == "error":
-                        raise InputError(f"row {labels[i]!r}: column {self.number_col!r} repeats {recipients[i]} "
+                        raise InputError(f"row {label!r}: column {self.number_col!r} repeats {number} "
                                          f"from row {first!r}; remove it or pass duplicates='first'")
                     code[i] = dup_code
-                    detail[i] = (f"duplicate of row {first!r} ({recipients[i]}): sent once only "
+                    detail[i] = (f"duplicate of row {first!r} ({number}): sent once only "
                                  "(duplicates='first'; pass duplicates='allow' to send it again)")
         bad = np.flatnonzero(code != 0)
         raw = chunk[self.number_col].astype("string").to_numpy(dtype=object, na_value=None)
