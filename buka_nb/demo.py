@@ -200,6 +200,8 @@ def run_demo(out: str | Path = "buka-demo", *, credentials: Credentials | None =
         for channel in channels:
             module = importlib.import_module(f"buka_nb.{channel}")
             options = _campaign(channel, frames[channel], email_template_id, email_from, voice_robots)
+            if channel == "voice" and sim is not None:
+                options["task_name"] = "buka-nb demo"  # the simulator draws call outcomes per task name: reproducible
             result.results[channel] = getattr(module, f"send_{channel}")(
                 frames[channel], credentials=credentials, journal=out / "journal.sqlite3",
                 campaign_id=f"demo-{channel}-{run_stamp}" if sim is not None else None, progress=False,
