@@ -18,18 +18,20 @@ if TYPE_CHECKING:
 class ResultBuilder:
     """Collects one chunk's rows (local positions ``0..n-1``) and builds its result frame."""
 
+    #: Columns kept as float64 (NaN for missing) until :meth:`frame` makes them Int64 or timestamps.
+    NUMERIC = ("code", "batch", "attempts", "submitted_at")
+    TEXT = ("recipient", "order_id", "msg_id", "task_id", "state", "reason", "detail")
+
     def __init__(self, channel: str, index: pd.Index, offset: int = 0) -> None:
         n = len(index)
         self.channel, self.index, self.offset = channel, index, offset
-        self.cols: dict[str, np.ndarray] = {
-            name: np.full(n, None, dtype=object)
-            for name in ("recipient", "order_id", "msg_id", "task_id", "state", "code", "reason", "detail",
-                         "batch", "attempts", "submitted_at")}
+        self.cols: dict[str, np.ndarray] = {name: np.full(n, None, dtype=object) for name in self.TEXT}
+        self.cols.update({name: np.full(n, np.nan) for name in self.NUMERIC})
 
     def _put(self, positions: Any, **values: Any) -> None:
         pos = np.asarray(positions, dtype=np.int64) - self.offset
         for name, value in values.items():
-            self.cols[name][pos] = value
+            self.cols[name][pos] = value  # None becomes NaN in the numeric columns
 
     def add_invalid(self, positions: Any, recipients: Any, codes: Any, details: Any) -> None:
         self._put(positions, recipient=np.asarray(recipients, dtype=object), state="invalid",
@@ -55,28 +57,49 @@ class ResultBuilder:
     def frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        cols = self.cols
-        code = pd.array(cols["code"], dtype="Int64")
-        unique = pd.unique(code[~pd.isna(code)])
-        info = {int(c): lookup(self.channel, int(c)) for c in unique}
-        code_s = pd.Series(code, index=self.index)
-        reason = code_s.map({c: i.reason for c, i in info.items()}).astype("string")
-        category = code_s.map({c: i.category for c, i in info.items()}).astype("string")
-        retryable = code_s.map({c: i.retryable for c, i in info.items()}).astype("boolean")
-        own_reason = pd.Series(cols["reason"], index=self.index, dtype="string")
+        cols, index, n = self.cols, self.index, len(self.index)
+
+        def text(name: str) -> pd.Series:
+            values = cols[name]
+            missing = pd.isna(values)
+            present = int(n - missing.sum())
+            if present > n // 2:
+                return pd.Series(values, index=index, dtype="string")
+            # Mostly empty (task_id, reason, detail): converting every None one by one is the slow way
+            # to NA, so convert the values there are and spread them out.
+            pick = np.full(n, present, dtype=np.intp)
+            pick[~missing] = np.arange(present)
+            return pd.Series(pd.array([*values[~missing], None], dtype="string").take(pick), index=index)
+
+        def integers(name: str) -> pd.arrays.IntegerArray:
+            values = cols[name]
+            missing = np.isnan(values)
+            return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+
+        code = integers("code")
+        known = ~np.isnan(cols["code"])
+        # reason, category and retryable from the catalog: look up each distinct code once, then take
+        unique, which = np.unique(cols["code"][known].astype(np.int64), return_inverse=True)
+        info = [lookup(self.channel, int(c)) for c in unique]
+        pick = np.full(n, len(info), dtype=np.intp)  # len(info): the trailing NA
+        pick[known] = which
+        reason = pd.Series(pd.array([i.reason for i in info] + [None], dtype="string").take(pick), index=index)
+        category = pd.Series(pd.array([i.category for i in info] + [None], dtype="string").take(pick), index=index)
+        retryable = pd.Series(pd.array([i.retryable for i in info] + [None], dtype="boolean").take(pick), index=index)
+        own_reason = text("reason")
         reason = own_reason.fillna(reason) if own_reason.notna().any() else reason
-        state = pd.Series(cols["state"], index=self.index, dtype="string")
+        state = text("state")
+        code_s = pd.Series(code, index=index)
         unknown = (state == UNKNOWN).fillna(False)
         category[unknown] = "unknown"
         retryable[unknown] = False
         unreached = ((state == NOT_SENT) & code_s.isna()).fillna(False)
         category[unreached] = "transport"
         retryable[unreached] = True
-        stamp = pd.to_datetime(pd.Series(cols["submitted_at"], index=self.index, dtype="float64"), unit="s", utc=True)
+        stamp = pd.to_datetime(pd.Series(cols["submitted_at"], index=index, dtype="float64"), unit="s", utc=True)
         frame = pd.DataFrame({
-            "channel": self.channel, "recipient": cols["recipient"], "order_id": cols["order_id"],
-            "msg_id": cols["msg_id"], "task_id": cols["task_id"], "state": state, "code": code_s,
-            "reason": reason, "category": category, "retryable": retryable, "detail": cols["detail"],
-            "batch": pd.array(cols["batch"], dtype="Int64"), "attempts": pd.array(cols["attempts"], dtype="Int64"),
-            "submitted_at": stamp}, index=self.index)
+            "channel": pd.Series(self.channel, index=index, dtype="string"), "recipient": text("recipient"),
+            "order_id": text("order_id"), "msg_id": text("msg_id"), "task_id": text("task_id"), "state": state,
+            "code": code_s, "reason": reason, "category": category, "retryable": retryable, "detail": text("detail"),
+            "batch": integers("batch"), "attempts": integers("attempts"), "submitted_at": stamp}, index=index)
         return conform(frame)
