@@ -67,3 +67,18 @@ def test_sample_frames_read_the_data_folder_as_text():
     frames, source = demo.sample_frames(["sms"])
     assert source == str(folder)
     assert all(str(dtype) in ("object", "str", "string") for dtype in frames["sms"].dtypes)
+
+
+def test_cli_demo_uses_the_environment_when_buka_base_url_is_set(sim, tmp_path, monkeypatch, capsys):
+    creds = sim.credentials
+    for var, value in {"BUKA_BASE_URL": sim.url, "BUKA_API_KEY": creds.api_key,
+                       "BUKA_API_SECRET": creds.api_secret.reveal(), "BUKA_SMS_APP_ID": creds.sms_app_id,
+                       "BUKA_EMAIL_APP_ID": creds.email_app_id, "BUKA_VOICE_APP_ID": creds.voice_app_id}.items():
+        monkeypatch.setenv(var, value)
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    assert main(["demo", "--out", str(tmp_path / "out"), "--data", str(empty), "--wait", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert f"talking to {sim.url}" in printed and "starting the BUKA simulator" not in printed
+    assert sim.ledger.count("sms", "447911123456") == 1                     # sent to *this* server
+    assert creds.api_secret.reveal() not in printed
