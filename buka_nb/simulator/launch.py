@@ -86,18 +86,19 @@ def serve(options: dict[str, Any], *, ready_json: bool = False, out: TextIO | No
 
     out = out or sys.stdout
     sim = Simulator(**options).start()
-    if ready_json:
-        out.write(json.dumps({"ready": True, "url": sim.url, "port": sim.port, "pid": os.getpid(),
-                              "api_key": sim.account.api_key}) + "\n")
-    else:
-        out.write(banner(sim) + "\n")
-    out.flush()
     previous = None
+    # Everything after start() sits in the try: a Ctrl-C right after the banner is a normal stop.
     try:
-        previous = signal.signal(signal.SIGTERM, lambda *_: sim.stopping.set())
-    except ValueError:  # not the main thread (embedded use): rely on Ctrl-C / shutdown
-        pass
-    try:
+        try:  # before announcing readiness, so a SIGTERM right after it is a clean stop too
+            previous = signal.signal(signal.SIGTERM, lambda *_: sim.stopping.set())
+        except ValueError:  # not the main thread (embedded use): rely on Ctrl-C / shutdown
+            pass
+        if ready_json:
+            out.write(json.dumps({"ready": True, "url": sim.url, "port": sim.port, "pid": os.getpid(),
+                                  "api_key": sim.account.api_key}) + "\n")
+        else:
+            out.write(banner(sim) + "\n")
+        out.flush()
         while not sim.wait(0.5):
             pass
     except KeyboardInterrupt:
