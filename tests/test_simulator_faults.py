@@ -280,3 +280,12 @@ def test_cli_serves_until_interrupted():
     finally:
         proc.kill()
         proc.stdout.close()
+
+
+def test_fault_counters_survive_unrelated_configuration():
+    with Simulator(faults=["http500,endpoint=sendSms,n=2"]) as sim:
+        assert send(sim).status_code == 200
+        sim.configure(balance=50, report_delay=(0, 1))  # not a fault change: still "the 2nd call"
+        assert send(sim).status_code == 500
+        sim.configure(faults=["http500,endpoint=sendSms,n=1"])  # new faults count from now
+        assert send(sim).status_code == 500

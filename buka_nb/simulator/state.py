@@ -124,7 +124,8 @@ class SimState:
 
         Keys: faults, scenarios, balance/gift/credit/locked (default account), accounts
         ({api_key: {...}} updates or a list of new accounts), report_delay, clock_offset, latency,
-        rate_limit, delivery, seed, push_url, voice_push_url. Setting faults restarts their counters.
+        rate_limit, delivery, seed, push_url, voice_push_url. Setting faults, rate_limit or seed
+        restarts the fault counters (``n=3`` then means the third matching request from now).
         """
         with self.lock:
             for key, value in options.items():
@@ -155,7 +156,9 @@ class SimState:
                     setattr(self, key, value or None)
                 else:
                     raise ValueError(f"unknown simulator setting {key!r}")
-            self._rebuild_plan()
+            # Only a change of faults restarts the request counters behind "n=3" faults.
+            if {"faults", "rate_limit", "seed"} & options.keys():
+                self._rebuild_plan()
             self.changed.notify_all()
 
     def _configure_accounts(self, value: Any) -> None:
