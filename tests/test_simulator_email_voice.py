@@ -206,3 +206,19 @@ def test_ai_voice_pause_keeps_undialled_customers(api, sim):
     assert api.post("/AiVoice/taskStart", {"appId": app, "jobId": job})["status"] == "0"
     sim.advance(3600)
     assert api.post("/AiVoice/recordQuery", {"current": 1, "size": 10, "params": params})["data"]["total"] == 5
+
+
+def test_ai_voice_auto_mode_starts_at_its_start_time(api, sim):
+    from buka_nb.simulator.state import local8
+
+    app = api.creds.voice_app_id
+    start = local8(sim.now() + 600)
+    job = api.post("/AiVoice/taskAdd", task_body(api, mode="AUTO", startDateTime=start))["data"]
+    api.post("/AiVoice/importCustomer", {"appId": app, "jobId": job, "customerPersons": people(2)})
+    listing = {"current": 1, "size": 10, "params": {"appId": app}}
+    assert api.post("/AiVoice/taskList", listing)["data"]["records"][0]["status"] == "CAN_START"
+    sim.advance(601)
+    assert api.post("/AiVoice/taskList", listing)["data"]["records"][0]["status"] == "IN_PROCESS"
+    sim.advance(3600)
+    assert api.post("/AiVoice/taskList", listing)["data"]["records"][0]["status"] == "COMPLETED"
+    assert sim.stats()["crashes"] == []

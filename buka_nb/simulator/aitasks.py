@@ -64,6 +64,7 @@ class Task:
     lanes: list[float] = field(default_factory=list)   # when each robot lane is next free
     deleted: bool = False
     start_at: float | None = None                      # AUTO mode start
+    imported_at: float = 0.0                           # last importCustomer (AUTO never dials earlier)
 
     @property
     def name(self) -> str:

@@ -49,7 +49,7 @@ def _tasks(call: Call) -> list[Task]:
         if (task.settings["mode"] == "AUTO" and task.status == CAN_START and task.start_at is not None
                 and task.start_at <= now):
             with state.lock:
-                if place_calls(state, task, task.start_at, call.account) is not None:
+                if place_calls(state, task, max(task.start_at, task.imported_at), call.account) is not None:
                     task.status = IN_PROCESS
         refresh(task, now)
         out.append(task)
@@ -199,6 +199,7 @@ def import_customer(call: Call) -> dict[str, Any]:
                 task.customers.append(Customer(person_id, str(person["name"]), phone, person.get("gender"),
                                                dict(person.get("properties") or {}), start + k))
                 task.phones.add(phone)
+            task.imported_at = now
             if task.status == CAN_NOT_START:
                 task.status = CAN_START
             elif task.status == IN_PROCESS:  # numbers added to a running task are dialled too

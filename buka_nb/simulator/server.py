@@ -235,8 +235,9 @@ class Handler(BaseHTTPRequestHandler):
         call = Call(state, account, route.name, channel, method, params, request_no)
         try:
             return route.handler(call)
-        except Exception:  # a simulator bug must look like BUKA's "port program unusual", not hang
+        except Exception as exc:  # a simulator bug must look like BUKA's "port program unusual", not hang
             log.exception("simulator handler %s failed", route.name)
+            state.record_crash(route.name, exc)
             return route.error(CRASH_CODE[channel])
 
 

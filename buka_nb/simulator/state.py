@@ -315,6 +315,13 @@ class SimState:
             codes = self.stats["endpoints"].setdefault(endpoint, {"requests": 0, "codes": {}})["codes"]
             codes[outcome] = codes.get(outcome, 0) + 1
 
+    def record_crash(self, endpoint: str, exc: BaseException) -> None:
+        """Keep the last few handler crashes visible in the stats (they answer -18 / -23 / -5)."""
+        with self.lock:
+            crashes = self.stats.setdefault("crashes", [])
+            crashes.append(f"{endpoint}: {type(exc).__name__}: {exc}")
+            del crashes[:-10]
+
     def record_fault(self, kind: str) -> None:
         with self.lock:
             self.stats["faults"][kind] = self.stats["faults"].get(kind, 0) + 1
@@ -332,6 +339,7 @@ class SimState:
                 "requests_total": stats["requests"],
                 "requests_per_second": round(stats["requests"] / active, 3) if active else 0.0,
                 "endpoints": stats["endpoints"], "faults": stats["faults"],
+                "crashes": stats.get("crashes", []),
                 "messages": {ch: led.count(ch) for ch in led.channels},
                 "duplicates": {ch: led.duplicate_count(ch) for ch in led.channels},
                 "balances": {k: money(a.balance_micros) for k, a in self.accounts.items()},
