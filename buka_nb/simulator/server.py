@@ -214,6 +214,15 @@ class Handler(BaseHTTPRequestHandler):
                  request_no: int) -> dict[str, Any]:
         state: SimState = app.state
         channel = route.channel
+        # Authentication first, as an interceptor would: a bad body from a stranger is still -1.
+        key = self.headers.get("Api-Key") or ""
+        stamp = self.headers.get("Timestamp") or ""
+        account = state.accounts.get(key.strip())
+        if account is None or not verify(account.api_key, account.api_secret, stamp.strip(),
+                                         self.headers.get("Sign") or ""):
+            return route.error(AUTH_CODE[channel])
+        if abs(state.now() - int(stamp)) > MAX_SKEW_SECONDS:
+            return route.error(SKEW_CODE[channel])
         params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
         if raw.strip():
             # §8 row 23: the body is JSON whatever the Content-Type says.
@@ -224,14 +233,6 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 return route.error(PARAM_CODE[channel])
             params.update(body)
-        key = self.headers.get("Api-Key") or ""
-        stamp = self.headers.get("Timestamp") or ""
-        account = state.accounts.get(key.strip())
-        if account is None or not verify(account.api_key, account.api_secret, stamp.strip(),
-                                         self.headers.get("Sign") or ""):
-            return route.error(AUTH_CODE[channel])
-        if abs(state.now() - int(stamp)) > MAX_SKEW_SECONDS:
-            return route.error(SKEW_CODE[channel])
         call = Call(state, account, route.name, channel, method, params, request_no)
         try:
             return route.handler(call)
