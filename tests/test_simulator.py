@@ -290,3 +290,17 @@ def test_stop_closes_keep_alive_connections():
     with pytest.raises(httpx.TransportError):
         client.get(url, headers=api.headers())  # nobody answers on the old connection any more
     client.close()
+
+
+def test_accounts_are_separate():
+    accounts = [{"api_key": "keyA0001", "api_secret": "secretA1", "sms_app_id": "appA0001"},
+                {"api_key": "keyB0001", "api_secret": "secretB1", "sms_app_id": "appB0001", "balance": 3,
+                 "locked": False}]
+    with Simulator(accounts=accounts, report_delay=(0, 0)) as sim:
+        a, b = Api(sim), Api(sim)
+        b.creds = sim.credentials_for("keyB0001")
+        ids = [i["msgId"] for i in a.send("918500000001")["array"]]
+        assert b.get("/getReport", {"appId": "appB0001", "msgIds": ids[0]})["nofound"] == "1"
+        assert b.send("918500000001")["status"] == "0" and b.get("/getBalance")["balance"] == "2.990000"
+        assert b.post("/sendSms", {"appId": "appA0001", "numbers": "918500000001", "content": "x"})["status"] == "-22"
+        assert set(sim.ledger.frame("sms")["api_key"]) == {"keyA0001", "keyB0001"}
