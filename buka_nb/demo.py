@@ -21,8 +21,8 @@ new, empty simulator, so there is nothing to resume: each run gets a fresh campa
 
 **Voice** calls take minutes (ringing, talking). In simulator mode the demo moves the simulator's
 clock forward by :data:`VOICE_SPAN` seconds instead of waiting (staying inside BUKA's 30-minute
-timestamp window) with :data:`SIM_ROBOTS` calls at a time; against the real API it waits ``wait`` seconds like the other channels and calls
-still in progress are reported ``pending``.
+timestamp window) with :data:`SIM_ROBOTS` calls at a time; against the real API it waits ``wait``
+seconds like the other channels and calls still in progress are reported ``pending``.
 
 >>> result = run_demo("buka-demo")                           # doctest: +SKIP
 >>> result.summary[["channel", "rows", "accepted", "delivered"]]  # doctest: +SKIP

@@ -363,8 +363,9 @@ def counts(results: pd.DataFrame) -> dict[str, int]:
     """Rows per state (every state listed, zeros included) plus ``rows`` and delivery counts.
 
     >>> from buka_nb.analysis import example_results
-    >>> counts(example_results())
-    {'rows': 12, 'accepted': 4, 'rejected': 3, 'invalid': 3, 'not_sent': 1, 'unknown': 1, 'delivered': 2, 'delivery failed': 1}
+    >>> counts(example_results())  # doctest: +NORMALIZE_WHITESPACE
+    {'rows': 12, 'accepted': 4, 'rejected': 3, 'invalid': 3, 'not_sent': 1, 'unknown': 1,
+     'delivered': 2, 'delivery failed': 1}
     """
     state = results["state"].value_counts()
     out = {"rows": int(len(results))} | {s: int(state.get(s, 0)) for s in STATES}
