@@ -25,7 +25,12 @@ if TYPE_CHECKING:
 
 MIN_DIGITS, MAX_DIGITS = 7, 15
 _SCI = r"^[+-]?\d+(?:[.,]\d+)?[eE][+]?\d+$"
-_SEPARATORS = r"[\s\-().\u00a0\u200b\u202f/'\"]"
+#: What Python's ``\s`` matches (str.isspace()), spelled out as literal characters: pandas sends a
+#: pattern with ``\s`` or ``\u`` escapes through Python's re one element at a time, this one to
+#: pyarrow's vectorised RE2.
+_SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+           "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_SEPARATORS = "[" + _SPACES + "\\-().\u00a0\u200b\u202f/'\"]"
 
 
 class NormalisedNumbers(NamedTuple):
@@ -42,6 +47,12 @@ def country_codes() -> frozenset[str]:
     from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
     return frozenset(str(c) for c, regions in COUNTRY_CODE_TO_REGION_CODE.items() if regions != ("001",) or c > 800)
+
+
+@lru_cache(maxsize=1)
+def _calling_code_prefix() -> str:
+    """A regex matching text that starts with a country calling code: one RE2 pass instead of 3 slices and 3 isin."""
+    return "^(?:" + "|".join(sorted(country_codes(), key=lambda c: (-len(c), c))) + ")"
 
 
 def _sci_to_digits(text: str) -> str | None:
@@ -80,7 +91,10 @@ def normalise_numbers(values: pd.Series, *, column: str = "phone", strict: bool 
     code[empty] = -8
     detail[empty] = f"column '{column}' is empty: fill in the phone number or drop the row"
 
-    sci = (~empty) & text.str.match(_SCI).fillna(False)
+    # Scientific notation needs an e or E: two substring searches spare most columns the regex.
+    sci = (~empty) & (text.str.contains("e", regex=False) | text.str.contains("E", regex=False)).fillna(False)
+    if sci.any():
+        sci = sci & text.str.match(_SCI).fillna(False)
     if sci.any():
         expanded = text[sci].map(_sci_to_digits)
         lost = expanded.isna()
@@ -92,20 +106,12 @@ def normalise_numbers(values: pd.Series, *, column: str = "phone", strict: bool 
         text[good] = expanded[good].astype("string")
 
     todo = code == 0
-    cleaned = text[todo]
-    # Most numbers arrive as digits with an optional "+", where the separator regexes (which pandas
-    # runs through Python's re, element by element) have nothing to remove: run them on the rest only.
-    messy = ~cleaned.str.fullmatch(r"\+?[0-9]+").fillna(False)
-    if messy.any():
-        cleaned = cleaned.copy()
-        cleaned[messy] = (cleaned[messy].str.replace(r"\.0+$", "", regex=True)
-                          .str.replace(_SEPARATORS, "", regex=True))
-    cleaned = cleaned.str.replace(r"^\+", "", regex=True).str.replace(r"^00", "", regex=True)
+    cleaned = text[todo].str.replace(r"\.0+$", "", regex=True).str.replace(_SEPARATORS, "", regex=True)
+    cleaned = cleaned.str.replace(r"^\+?(?:00)?", "", regex=True)  # a leading +, then a leading 00
     digits_only = cleaned.str.fullmatch(r"\d+").fillna(False)
     length = cleaned.str.len()
     leading_zero = cleaned.str.startswith("0").fillna(False)
-    cc_ok = (cleaned.str.slice(0, 1).isin(country_codes()) | cleaned.str.slice(0, 2).isin(country_codes())
-             | cleaned.str.slice(0, 3).isin(country_codes()))
+    cc_ok = cleaned.str.match(_calling_code_prefix()).fillna(False)
     problems = [
         (~digits_only, "has characters other than digits: keep only digits, with an optional leading + or 00"),
         (digits_only & ((length < MIN_DIGITS) | (length > MAX_DIGITS)),
