@@ -171,7 +171,7 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     sender = Sender(planner, client, journal=journal, campaign_id=campaign_id, max_in_flight=max_in_flight,
                     on_batch=(lambda b, o: bar.update(len(b.rows))) if bar is not None else None)
     seen: dict[str, int] = {}
-    builders: list[ResultBuilder] = []
+    parts: list[ResultBuilder | pd.DataFrame] = []
     unknown: list[tuple[ResultBuilder, Batch]] = []
     next_batch = 0
     for offset, chunk in chunks:
@@ -204,8 +204,10 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                 unknown.append((builder, batch))
         if sink is not None:
             sink(builder.frame())
+        elif unknown and unknown[-1][0] is builder:
+            parts.append(builder)  # the reconciliation below may still resolve some of its rows
         else:
-            builders.append(builder)
+            parts.append(builder.frame())  # now, so the chunk's object arrays go before the next chunk
     await planner.end(client)
     if bar is not None:
         bar.close()
@@ -221,7 +223,7 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                 journal.record(campaign_id, batch.number, outcome.state, outcome.to_journal(), 0, outcome.sent_at)
                 outcome.attempts = recs[batch.number].attempts
                 b.add_batch(batch, outcome)
-    frames = [b.frame() for b in builders]
+    frames = [p.frame() if isinstance(p, ResultBuilder) else p for p in parts]
     if not frames:
         return conform(pd.DataFrame(index=pd.RangeIndex(0)))
     return pd.concat(frames) if len(frames) > 1 else frames[0]
