@@ -62,8 +62,8 @@ def _sci_to_digits(text: str) -> str | None:
         value = Decimal(text.replace(",", "."))
     except InvalidOperation:
         return None
-    if value != value.to_integral_value():
-        return None
+    if not value.is_finite() or value.adjusted() > 20 or value != value.to_integral_value():
+        return None  # no phone number has more than 15 digits
     digits = str(int(value))
     significant = mantissa.replace(".", "").lstrip("0")
     return digits if len(significant) >= len(digits.rstrip("0")) and len(significant) >= len(digits) else None
@@ -74,6 +74,8 @@ def normalise_numbers(values: pd.Series, *, column: str = "phone", strict: bool 
     import numpy as np
     import pandas as pd
 
+    original = values.index  # labels may repeat; work on positions and put the labels back at the end
+    values = values.set_axis(pd.RangeIndex(len(values)))
     index = values.index
     if pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype):
         numeric = pd.to_numeric(values, errors="coerce")
@@ -133,7 +135,7 @@ def normalise_numbers(values: pd.Series, *, column: str = "phone", strict: bool 
         code[bad] = -9
         detail[bad] = f"column '{column}' value " + number[bad] + " is not a valid number for its country (phonenumbers)"
         number[bad] = pd.NA
-    return NormalisedNumbers(number, code, detail)
+    return NormalisedNumbers(number.set_axis(original), code.set_axis(original), detail.set_axis(original))
 
 
 def _strictly_invalid(numbers: pd.Series) -> pd.Series:

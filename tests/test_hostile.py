@@ -95,3 +95,10 @@ def test_a_million_and_one_rows_stream_through_a_dry_run(tmp_path):
     s = plan.summary
     assert (s["rows"], s["valid"], s["invalid"], s["requests"]) == (1_000_001, 1_000_000, 1, 1000)
     assert plan.results.index[-1] == 1_000_000 and plan.results.state.iloc[-1] == "invalid"
+
+
+def test_repeated_index_labels_keep_one_result_row_each(sim):
+    df = pd.DataFrame({"phone": ["447911000001", "447911000002", "1e9999"]}, index=["a", "a", "b"])
+    r = send_sms(df, content="x", credentials=sim.credentials, journal=None)
+    assert list(r.index) == ["a", "a", "b"]
+    assert list(zip(r.state, r.code)) == [("accepted", 0), ("accepted", 0), ("invalid", -9)]

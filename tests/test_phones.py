@@ -46,3 +46,10 @@ def test_strict_mode_uses_phonenumbers_validity():
 def test_region_of_calling_codes():
     assert region_of(pd.Series(["447911123456", "919876543210", "2348031234567", "14155552671", "x"])).tolist() == \
         ["GB", "IN", "NG", "US", pd.NA]
+
+
+def test_absurd_exponents_and_repeated_index_labels_do_not_crash():
+    out = normalise_numbers(pd.Series(["447911123456", "1e9999", "4.47911123456E+11", "-1e5"], index=[3, 3, 4, 4]))
+    assert out.code.tolist() == [0, -9, 0, -9]
+    assert list(out.number.index) == [3, 3, 4, 4]
+    assert out.number.tolist()[:3] == ["447911123456", pd.NA, "447911123456"]
