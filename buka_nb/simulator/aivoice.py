@@ -64,6 +64,12 @@ def _task(call: Call, job_id: Any) -> tuple[int, Task | None]:
     return (0, task) if task else (-32, None)
 
 
+def _app_task(call: Call) -> tuple[int, Task | None]:
+    """The app check, then the task named by ``jobId``: (0, task) or (code, None)."""
+    code = _app(call)
+    return (code, None) if code else _task(call, call.params.get("jobId"))
+
+
 def _settings(call: Call, current: Task | None) -> tuple[int, dict[str, Any]]:
     """Validate taskAdd/taskEdit fields; returns (code, normalised settings)."""
     p, acct = call.params, call.account
@@ -134,9 +140,7 @@ def task_add(call: Call) -> dict[str, Any]:
 
 
 def task_edit(call: Call) -> dict[str, Any]:
-    code = _app(call)
-    if not code:
-        code, task = _task(call, call.params.get("jobId"))
+    code, task = _app_task(call)
     if not code and task.status in (IN_PROCESS, COMPLETED):
         code = -54
     if not code:
@@ -150,16 +154,12 @@ def task_edit(call: Call) -> dict[str, Any]:
 
 
 def properties(call: Call) -> dict[str, Any]:
-    code = _app(call)
-    if not code:
-        code, task = _task(call, call.params.get("jobId"))
+    code, task = _app_task(call)
     return _err(code) if code else _ok(list(DIALOG_FLOWS[task.settings["dialogFlowId"]]["properties"]))
 
 
 def import_customer(call: Call) -> dict[str, Any]:
-    code = _app(call)
-    if not code:
-        code, task = _task(call, call.params.get("jobId"))
+    code, task = _app_task(call)
     persons = call.params.get("customerPersons")
     if not code and not isinstance(persons, list):
         code = -27
@@ -225,9 +225,7 @@ def _check_person(person: Any, required: tuple[str, ...], seen: set[str], called
 
 
 def import_customer_del(call: Call) -> dict[str, Any]:
-    code = _app(call)
-    if not code:
-        code, task = _task(call, call.params.get("jobId"))
+    code, task = _app_task(call)
     rows = call.params.get("jobPhoneNumberList")
     if not code and not isinstance(rows, list):
         code = -27
@@ -247,9 +245,7 @@ def import_customer_del(call: Call) -> dict[str, Any]:
 
 
 def task_start(call: Call) -> dict[str, Any]:
-    code = _app(call)
-    if not code:
-        code, task = _task(call, call.params.get("jobId"))
+    code, task = _app_task(call)
     if code:
         return _err(code)
     if task.status in (IN_PROCESS, COMPLETED):
@@ -265,9 +261,7 @@ def task_start(call: Call) -> dict[str, Any]:
 
 
 def task_stop(call: Call) -> dict[str, Any]:
-    code = _app(call)
-    if not code:
-        code, task = _task(call, call.params.get("jobId"))
+    code, task = _app_task(call)
     if code:
         return _err(code)
     if task.status != IN_PROCESS:
@@ -280,9 +274,7 @@ def task_stop(call: Call) -> dict[str, Any]:
 
 
 def task_del(call: Call) -> dict[str, Any]:
-    code = _app(call)
-    if not code:
-        code, task = _task(call, call.params.get("jobId"))
+    code, task = _app_task(call)
     if code:
         return _err(code)
     if task.status == IN_PROCESS:
