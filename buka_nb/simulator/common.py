@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from ..catalog import lookup
 from .accounts import Account
-from .state import SimState
+from .state import SimState, iso8
 
 
 @dataclass
@@ -128,3 +128,31 @@ def price_text(micros: int) -> str:
     whole, frac = divmod(abs(micros), 1_000_000)
     digits = f"{frac:06d}".rstrip("0")
     return f"{'-' if micros < 0 else ''}{whole}.{digits.ljust(2, '0')}"
+
+
+def status_report(call: Call, channel: str, ids: list[str], id_key: str, recipient_key: str,
+                  app_id: str | None = None) -> dict[str, Any]:
+    """The getReport / getSendEmailRcd answer: per-id status ``0`` delivered, ``-1`` sending, ``1`` failed.
+
+    Ids that are not this account's (or, with *app_id*, this app's) count as ``nofound``.
+    """
+    acct, state = call.account, call.state
+    led = state.ledger.channels[channel]
+    now = state.now()
+    counts = {"0": 0, "1": 0, "-1": 0}
+    nofound = 0
+    array = []
+    for item_id in ids:
+        row = state.ledger.find(channel, item_id)
+        if row is None or led.api_key[row] != acct.api_key or (app_id is not None and led.app_id[row] != app_id):
+            nofound += 1
+            continue
+        at = led.deliver_at[row]
+        if at > now:
+            status, received = "-1", ""
+        else:
+            status, received = ("0" if led.outcome[row] == "delivered" else "1"), iso8(at)
+        counts[status] += 1
+        array.append({id_key: item_id, recipient_key: led.recipient[row], "receiveTime": received, "status": status})
+    return reply(channel, 0, success=str(counts["0"]), fail=str(counts["1"]), sending=str(counts["-1"]),
+                 nofound=str(nofound), array=array)

@@ -12,9 +12,8 @@ import json
 import re
 from typing import Any
 
-from .common import Call, Route, csv_list, integer, reply, reply_b, text
+from .common import Call, Route, csv_list, integer, reply, reply_b, status_report, text
 from .accounts import MICROS
-from .state import iso8
 
 MAX_ADDRESSES = 50
 MAX_QUERY_IDS = 200
@@ -122,7 +121,7 @@ def _accept(call: Call, addresses: list[str], content: str, sender: str) -> list
 
 
 def get_send_email_rcd(call: Call) -> dict[str, Any]:
-    acct, state = call.account, call.state
+    acct = call.account
     if acct.locked:
         return reply("email", -4)
     if text(call.params, "appId") != acct.email_app_id:
@@ -132,26 +131,7 @@ def get_send_email_rcd(call: Call) -> dict[str, Any]:
         return reply("email", -5)
     if len(ids) > MAX_QUERY_IDS:
         return reply("email", -28)
-    led = state.ledger.channels["email"]
-    now = state.now()
-    counts = {"0": 0, "1": 0, "-1": 0}
-    nofound = 0
-    array = []
-    for email_id in ids:
-        row = state.ledger.find("email", email_id)
-        if row is None or led.api_key[row] != acct.api_key:
-            nofound += 1
-            continue
-        at = led.deliver_at[row]
-        if at > now:
-            status, received = "-1", ""
-        else:
-            status, received = ("0" if led.outcome[row] == "delivered" else "1"), iso8(at)
-        counts[status] += 1
-        array.append({"emailId": email_id, "toAddress": led.recipient[row], "receiveTime": received,
-                      "status": status})
-    return reply("email", 0, success=str(counts["0"]), fail=str(counts["1"]), sending=str(counts["-1"]),
-                 nofound=str(nofound), array=array)
+    return status_report(call, "email", ids, "emailId", "toAddress")
 
 
 def batch_send_email(call: Call) -> dict[str, Any]:

@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 from ..segments import MAX_CONTENT_CHARS, sms_segments
-from .common import Call, Route, RawJSON, csv_list, integer, page, price_text, reply, reply_b, text
+from .common import (Call, Route, RawJSON, csv_list, integer, page, price_text, reply, reply_b, status_report,
+                     text)
 from .accounts import MICROS, money
 from .state import iso8, parse_time
 
@@ -160,31 +161,13 @@ def _items_json(ids: list[str], numbers: list[str], orders: list[str]) -> str:
 
 
 def get_report(call: Call) -> dict[str, Any]:
-    acct, state = call.account, call.state
+    acct = call.account
     if text(call.params, "appId") != acct.sms_app_id:
         return reply("sms", -22)
     ids = csv_list(text(call.params, "msgIds") or "")
     if not ids or len(ids) > MAX_REPORT_IDS:
         return reply("sms", -14)
-    led = state.ledger.channels["sms"]
-    now = state.now()
-    counts = {"0": 0, "1": 0, "-1": 0}
-    nofound = 0
-    array = []
-    for msg_id in ids:
-        row = state.ledger.find("sms", msg_id)
-        if row is None or led.api_key[row] != acct.api_key or led.app_id[row] != acct.sms_app_id:
-            nofound += 1
-            continue
-        at = led.deliver_at[row]
-        if at > now:
-            status, received = "-1", ""
-        else:
-            status, received = ("0" if led.outcome[row] == "delivered" else "1"), iso8(at)
-        counts[status] += 1
-        array.append({"msgId": msg_id, "number": led.recipient[row], "receiveTime": received, "status": status})
-    return reply("sms", 0, success=str(counts["0"]), fail=str(counts["1"]), sending=str(counts["-1"]),
-                 nofound=str(nofound), array=array)
+    return status_report(call, "sms", ids, "msgId", "number", app_id=acct.sms_app_id)
 
 
 def get_sent_rcd(call: Call) -> dict[str, Any]:
