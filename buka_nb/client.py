@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+import orjson
 
 from . import errors
 from ._aio import LoopThread
@@ -128,7 +129,9 @@ class AsyncBukaClient:
 
         With ``check=True`` a non-zero status raises the typed :class:`~buka_nb.errors.ApiError`.
         """
-        content = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        # orjson writes the same compact UTF-8 JSON as json.dumps(ensure_ascii=False, separators=(",", ":")),
+        # several times faster: a 1000-number sendSms/batch body is ~40 kB and there may be 10^4 of them.
+        content = None if body is None else orjson.dumps(body)
         attempt = 0
         skew_retried = False
         while True:
@@ -166,7 +169,7 @@ class AsyncBukaClient:
                 raise _attach(errors.OutcomeUnknownError(
                     f"{method} {path}: HTTP {status}; the platform may have acted on it", path=path), attempt)
             try:
-                envelope = normalise(response.json())
+                envelope = normalise(orjson.loads(response.content))
             except ValueError:
                 if idempotent and attempt < self.retry.max_attempts:
                     continue
@@ -209,24 +212,27 @@ class AsyncBukaClient:
     async def send_sms(self, numbers: Sequence[str], content: str, *, sender_id: str | None = None,
                        order_ids: Sequence[str] | None = None, app_id: str | None = None,
                        check: bool = True) -> Envelope:
-        """``POST /sendSms``: one content to at most 1000 numbers."""
-        body: dict[str, Any] = {"appId": self._app("sms", app_id), "numbers": ",".join(numbers), "content": content}
+        """``POST /sendSms``: one content to at most 1000 numbers (a list, or already comma-joined)."""
+        body: dict[str, Any] = {"appId": self._app("sms", app_id), "numbers": _commas(numbers), "content": content}
         if sender_id:
             body["senderId"] = sender_id
         if order_ids is not None:
-            body["orderId"] = ",".join(order_ids)
+            body["orderId"] = _commas(order_ids)
         return await self.call("POST", "/sendSms", channel="sms", body=body, check=check)
 
     async def send_sms_batch(self, groups: Iterable[dict[str, Any]], *, app_id: str | None = None,
                              check: bool = True) -> Envelope:
-        """``POST /sendSms/batch``: groups of ``{"numbers": [...], "content": str, "order_ids": [...]}``."""
+        """``POST /sendSms/batch``: groups of ``{"numbers": [...], "content": str, "order_ids": [...]}``.
+
+        ``numbers`` and ``order_ids`` may be lists or strings already joined with commas.
+        """
         array = []
         for g in groups:
-            item = {"numbers": ",".join(g["numbers"]), "content": g["content"]}
+            item = {"numbers": _commas(g["numbers"]), "content": g["content"]}
             if g.get("sender_id"):
                 item["senderId"] = g["sender_id"]
             if g.get("order_ids") is not None:
-                item["orderId"] = ",".join(g["order_ids"])
+                item["orderId"] = _commas(g["order_ids"])
             array.append(item)
         body = {"appId": self._app("sms", app_id), "array": array}
         return await self.call("POST", "/sendSms/batch", channel="sms", body=body, check=check)
@@ -373,6 +379,11 @@ async def _make_async(credentials: Credentials | None, settings: dict[str, Any])
 def _attach(error: errors.BukaError, attempts: int) -> errors.BukaError:
     error.attempts = attempts  # type: ignore[attr-defined]
     return error
+
+
+def _commas(values: str | Sequence[str]) -> str:
+    """BUKA's comma-separated list; the SMS planner hands over lists it has already joined (vectorised)."""
+    return values if isinstance(values, str) else ",".join(values)
 
 
 def _limit(items: Sequence[Any], most: int, what: str) -> None:
