@@ -59,6 +59,10 @@ class Planner(ChannelAdapter):
         de-duplication across chunks.
         """
 
+    def new_seen(self) -> Any:
+        """The de-duplication state :meth:`plan` shares across a campaign's chunks (a dict by default)."""
+        return {}
+
     def options(self) -> dict[str, Any]:
         """Settings that change what is sent; part of the campaign fingerprint."""
         return {}
@@ -170,7 +174,7 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     bar = _progress(progress, n_rows)
     sender = Sender(planner, client, journal=journal, campaign_id=campaign_id, max_in_flight=max_in_flight,
                     on_batch=(lambda b, o: bar.update(len(b.rows))) if bar is not None else None)
-    seen: dict[str, int] = {}
+    seen = planner.new_seen()
     parts: list[ResultBuilder | pd.DataFrame] = []
     unknown: list[tuple[ResultBuilder, Batch]] = []
     next_batch = 0
@@ -193,10 +197,13 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
             if rec is None or needs_sending(rec, channel) or (
                     rec.state in (UNKNOWN, INFLIGHT) and (force_unknown or planner.resend_is_safe())):
                 to_send.append(batch)
-            else:
-                builder.add_batch(batch, Outcome.from_record(rec))
+            else:  # its outcome is aligned to the rows the journal holds for it
+                builder.add_batch(Batch(rec.batch, rec.rows, rec.recipients, rec.order_ids), Outcome.from_record(rec))
                 if bar is not None:
                     bar.update(len(batch.rows))
+        resent = [b.record() for b in to_send if b.number in records]
+        if resent and journal is not None:  # what goes out now is what the journal must hold
+            journal.replan(campaign_id, resent)
         outcomes = await sender.run(to_send)
         for batch in to_send:
             builder.add_batch(batch, outcomes[batch.number])
@@ -313,7 +320,7 @@ def dry_run(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]) -> Dry
 
     frames, stats = [], {"rows": 0, "valid": 0, "invalid": 0, "requests": 0}
     extra: dict[str, int] = {}
-    seen: dict[str, int] = {}
+    seen = planner.new_seen()
     next_batch = 0
     for offset, chunk in chunks:
         plan = planner.plan(chunk, offset, next_batch, seen)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .errors import InputError
 
 SCHEMA = """
@@ -142,6 +144,12 @@ class Journal:
             [(campaign_id, b.batch, PLANNED, _pack(b.rows), _pack(b.recipients), _pack(b.order_ids)) for b in batches],
             many=True)
 
+    def replan(self, campaign_id: str, batches: Iterable[BatchRecord]) -> None:
+        """Store the rows of batches about to be sent again (a resumed campaign may order them anew)."""
+        self._write("UPDATE batches SET rows=?, recipients=?, order_ids=? WHERE campaign_id=? AND batch=?",
+                    [(_pack(b.rows), _pack(b.recipients), _pack(b.order_ids), campaign_id, b.batch) for b in batches],
+                    many=True)
+
     def mark_inflight(self, campaign_id: str, batch: int, sent_at: float) -> None:
         """Committed before the request is sent: from here on a crash means 'outcome unknown'."""
         self._write("UPDATE batches SET state=?, sent_at=? WHERE campaign_id=? AND batch=?",
@@ -152,7 +160,7 @@ class Journal:
         """Record what became of a batch as soon as it is known."""
         self._write("UPDATE batches SET state=?, outcome=?, attempts=attempts+?, sent_at=COALESCE(?, sent_at) "
                     "WHERE campaign_id=? AND batch=?",
-                    (state, json.dumps(outcome, separators=(",", ":")), attempts, sent_at, campaign_id, batch))
+                    (state, _dumps(outcome), attempts, sent_at, campaign_id, batch))
 
     def batches(self, campaign_id: str, states: Iterable[str] | None = None) -> list[BatchRecord]:
         sql = "SELECT batch, state, rows, recipients, order_ids, sent_at, attempts, outcome FROM batches WHERE campaign_id=?"
@@ -163,7 +171,7 @@ class Journal:
             args += states
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY batch", args).fetchall()
-        return [BatchRecord(b, s, _unpack(r), _unpack(p), _unpack(o), t, a, json.loads(out) if out else {})
+        return [BatchRecord(b, s, _unpack(r), _unpack(p), _unpack(o), t, a, orjson.loads(out) if out else {})
                 for b, s, r, p, o, t, a, out in rows]
 
     def states(self, campaign_id: str) -> dict[str, int]:
@@ -172,9 +180,26 @@ class Journal:
                                          (campaign_id,)).fetchall())
 
 
-def _pack(values: Sequence[Any]) -> str:
-    return json.dumps(list(values), separators=(",", ":"))
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _pack(values: Any) -> str:
+    """A batch's rows, recipients or orderIds as text: a JSON list, or (Arrow strings) joined by commas.
+
+    SMS numbers and orderIds never hold a comma, and joining them is one vectorised Arrow call
+    instead of a Python string per row; a JSON list always starts with ``[``, so both read back.
+    """
+    if hasattr(values, "to_pylist"):  # an Arrow string array
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not len(values):
+            return "[]"
+        lists = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values.cast(pa.large_string()))
+        return pc.binary_join(lists, pa.scalar(",", pa.large_string()))[0].as_py()
+    return _dumps(values if hasattr(values, "dtype") else list(values))
 
 
 def _unpack(text: str) -> list[Any]:
-    return json.loads(text)
+    return orjson.loads(text) if text.startswith("[") else text.split(",")

@@ -1,4 +1,9 @@
-"""Assembling result frames from per-batch outcomes, vectorised, in the one shared schema."""
+"""Assembling result frames from per-batch outcomes, vectorised, in the one shared schema.
+
+Each batch (and the chunk's refused rows) is kept as it arrives, as arrays aligned to its rows;
+:meth:`ResultBuilder.frame` scatters them into row order once per column with Arrow ``take``,
+so a 10^6-row campaign never converts a Python object per row and per column.
+"""
 
 from __future__ import annotations
 
@@ -15,71 +20,126 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def _strings(values: Any) -> Any:
+    """A list or object array as Arrow strings; ids a platform sent as numbers become text."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, pa.large_string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([None if v is None or v != v else str(v) for v in values], pa.large_string())
+
+
+class _Piece:
+    """One batch's (or the refused rows') values: each column an array of its rows, a scalar or None."""
+
+    __slots__ = ("positions", "values")
+
+    def __init__(self, positions: np.ndarray, values: dict[str, Any]) -> None:
+        self.positions, self.values = positions, values
+
+
 class ResultBuilder:
     """Collects one chunk's rows (local positions ``0..n-1``) and builds its result frame."""
 
-    #: Columns kept as float64 (NaN for missing) until :meth:`frame` makes them Int64 or timestamps.
     NUMERIC = ("code", "batch", "attempts", "submitted_at")
     TEXT = ("recipient", "order_id", "msg_id", "task_id", "state", "reason", "detail")
 
     def __init__(self, channel: str, index: pd.Index, offset: int = 0) -> None:
-        n = len(index)
         self.channel, self.index, self.offset = channel, index, offset
-        self.cols: dict[str, np.ndarray] = {name: np.full(n, None, dtype=object) for name in self.TEXT}
-        self.cols.update({name: np.full(n, np.nan) for name in self.NUMERIC})
+        self._pieces: list[_Piece] = []
+        self._by_batch: dict[int, int] = {}
 
-    def _put(self, positions: Any, **values: Any) -> None:
-        pos = np.asarray(positions, dtype=np.int64) - self.offset
-        for name, value in values.items():
-            self.cols[name][pos] = value  # None becomes NaN in the numeric columns
+    def _add(self, positions: Any, key: int | None, **values: Any) -> None:
+        piece = _Piece(np.asarray(positions, dtype=np.int64) - self.offset, values)
+        if key is not None and key in self._by_batch:  # a batch resolved again (reconciliation) replaces itself
+            self._pieces[self._by_batch[key]] = piece
+            return
+        if key is not None:
+            self._by_batch[key] = len(self._pieces)
+        self._pieces.append(piece)
 
     def add_invalid(self, positions: Any, recipients: Any, codes: Any, details: Any) -> None:
-        self._put(positions, recipient=np.asarray(recipients, dtype=object), state="invalid",
-                  code=np.asarray(codes, dtype=object), detail=np.asarray(details, dtype=object))
+        self._add(positions, None, recipient=recipients, state="invalid", code=np.asarray(codes, dtype=float),
+                  detail=details)
 
     def add_batch(self, batch: Batch, outcome: Outcome) -> None:
-        codes = np.asarray(outcome.codes, dtype=object)
+        n = len(batch.rows)
+        codes = np.asarray(outcome.codes, dtype=float)  # None → NaN
+        reason: Any = None
         if outcome.state == DONE:
             # a reconciled request can leave rows it could not find: those stay unknown
-            missing = np.array([c is None for c in codes], dtype=bool)
-            state = np.where(missing, UNKNOWN, np.where(codes == 0, "accepted", "rejected")).astype(object)
-            reason = np.where(missing, UNKNOWN_REASON, None).astype(object) if missing.any() else None
+            missing = np.isnan(codes)
+            if not missing.any():
+                state: Any = "accepted" if not codes.any() else "rejected" if codes.all() else \
+                    np.where(codes == 0, "accepted", "rejected").astype(object)
+            else:
+                state = np.where(missing, UNKNOWN, np.where(codes == 0, "accepted", "rejected")).astype(object)
+                reason = np.where(missing, UNKNOWN_REASON, None).astype(object)
         else:
             state = outcome.state
-            reason = outcome.reason if outcome.state == UNKNOWN or codes[0] is None else None
-        submitted = None if outcome.sent_at is None else outcome.sent_at
-        self._put(batch.rows, recipient=np.asarray(batch.recipients, dtype=object),
-                  order_id=np.asarray(batch.order_ids, dtype=object) if batch.order_ids else None,
-                  msg_id=np.asarray(outcome.msg_ids, dtype=object), task_id=outcome.task_id, state=state,
-                  code=codes, reason=reason, detail=outcome.detail or None, batch=batch.number,
-                  attempts=outcome.attempts, submitted_at=submitted)
+            reason = outcome.reason if outcome.state == UNKNOWN or (n and np.isnan(codes[0])) else None
+        self._add(batch.rows, batch.number, recipient=batch.recipients, order_id=batch.order_ids if len(batch.order_ids) else None,
+                  msg_id=outcome.msg_ids, task_id=outcome.task_id, state=state, code=codes, reason=reason,
+                  detail=outcome.detail or None, batch=float(batch.number), attempts=float(outcome.attempts),
+                  submitted_at=np.nan if outcome.sent_at is None else float(outcome.sent_at))
+
+    # -- assembly -----------------------------------------------------------------------------
+    def _numeric(self, name: str, n: int) -> np.ndarray:
+        out = np.full(n, np.nan)
+        for p in self._pieces:
+            value = p.values.get(name)
+            if value is not None:
+                out[p.positions] = value
+        return out
+
+    def _text(self, name: str, n: int) -> Any:
+        """One string column: every piece's values concatenated once, then taken into row order."""
+        import pyarrow as pa
+
+        arrays: list[Any] = []
+        scalars: dict[str, int] = {}
+        where = np.full(n, -1, dtype=np.int64)
+        marks = np.zeros(n, dtype=bool)
+        size = 0
+        for p in self._pieces:
+            value = p.values.get(name)
+            if value is None:
+                where[p.positions] = -1
+                marks[p.positions] = False
+                continue
+            if isinstance(value, str):
+                where[p.positions] = scalars.setdefault(value, len(scalars))
+                marks[p.positions] = True
+                continue
+            arr = value if isinstance(value, (pa.Array, pa.ChunkedArray)) else _strings(value)
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            arrays.append(arr.cast(pa.large_string()))
+            where[p.positions] = size + np.arange(len(arr))
+            marks[p.positions] = False
+            size += len(arr)
+        where[marks] += size  # scalars come after the arrays
+        where[where < 0] = size + len(scalars)  # then one null
+        values = pa.concat_arrays([*arrays, pa.array(list(scalars), pa.large_string()), pa.nulls(1, pa.large_string())])
+        return values.take(pa.array(where))
 
     def frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        cols, index, n = self.cols, self.index, len(self.index)
+        index, n = self.index, len(self.index)
 
         def text(name: str) -> pd.Series:
-            values = cols[name]
-            missing = pd.isna(values)
-            present = int(n - missing.sum())
-            if present > n // 2:
-                return pd.Series(values, index=index, dtype="string")
-            # Mostly empty (task_id, reason, detail): converting every None one by one is the slow way
-            # to NA, so convert the values there are and spread them out.
-            pick = np.full(n, present, dtype=np.intp)
-            pick[~missing] = np.arange(present)
-            return pd.Series(pd.array([*values[~missing], None], dtype="string").take(pick), index=index)
+            return pd.Series(pd.arrays.ArrowStringArray(self._text(name, n)), index=index).astype("string")
 
-        def integers(name: str) -> pd.arrays.IntegerArray:
-            values = cols[name]
+        def integers(values: np.ndarray) -> pd.arrays.IntegerArray:
             missing = np.isnan(values)
             return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
 
-        code = integers("code")
-        known = ~np.isnan(cols["code"])
+        codes = self._numeric("code", n)
+        known = ~np.isnan(codes)
         # reason, category and retryable from the catalog: look up each distinct code once, then take
-        unique, which = np.unique(cols["code"][known].astype(np.int64), return_inverse=True)
+        unique, which = np.unique(codes[known].astype(np.int64), return_inverse=True)
         info = [lookup(self.channel, int(c)) for c in unique]
         pick = np.full(n, len(info), dtype=np.intp)  # len(info): the trailing NA
         pick[known] = which
@@ -89,17 +149,20 @@ class ResultBuilder:
         own_reason = text("reason")
         reason = own_reason.fillna(reason) if own_reason.notna().any() else reason
         state = text("state")
-        code_s = pd.Series(code, index=index)
+        code_s = pd.Series(integers(codes), index=index)
         unknown = (state == UNKNOWN).fillna(False)
-        category[unknown] = "unknown"
-        retryable[unknown] = False
+        if unknown.any():
+            category[unknown] = "unknown"
+            retryable[unknown] = False
         unreached = ((state == NOT_SENT) & code_s.isna()).fillna(False)
-        category[unreached] = "transport"
-        retryable[unreached] = True
-        stamp = pd.to_datetime(pd.Series(cols["submitted_at"], index=index, dtype="float64"), unit="s", utc=True)
+        if unreached.any():
+            category[unreached] = "transport"
+            retryable[unreached] = True
+        stamp = pd.to_datetime(pd.Series(self._numeric("submitted_at", n), index=index), unit="s", utc=True)
         frame = pd.DataFrame({
             "channel": pd.Series(self.channel, index=index, dtype="string"), "recipient": text("recipient"),
             "order_id": text("order_id"), "msg_id": text("msg_id"), "task_id": text("task_id"), "state": state,
             "code": code_s, "reason": reason, "category": category, "retryable": retryable, "detail": text("detail"),
-            "batch": integers("batch"), "attempts": integers("attempts"), "submitted_at": stamp}, index=index)
+            "batch": integers(self._numeric("batch", n)), "attempts": integers(self._numeric("attempts", n)),
+            "submitted_at": stamp}, index=index)
         return conform(frame)

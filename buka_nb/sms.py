@@ -15,7 +15,9 @@ from string import Formatter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
+from .batching import SeenNumbers, Texts, render_texts, wire_groups
 from .campaign import DEFAULT, DryRun, Plan, Planner, plan_frame, run_csv, send_frame
 from .catalog import DUPLICATE_CODE
 from .engine import Batch, Outcome
@@ -23,7 +25,7 @@ from .envelope import Envelope
 from .errors import InputError
 from .io import require_columns
 from .journal import DONE
-from .phones import normalise_numbers
+from .phones import CleanNumbers, clean_numbers
 from .segments import MAX_CONTENT_CHARS, sms_segments
 
 if TYPE_CHECKING:
@@ -45,40 +47,6 @@ def template_fields(template: str) -> list[str]:
     except ValueError as exc:
         raise InputError(f"template {template!r} is malformed ({exc}): write placeholders as {{column}} "
                          "and double literal braces ({{ or }})") from None
-
-
-def render(frame: pd.DataFrame, template: str) -> tuple[pd.Series, pd.Series]:
-    """Fill a template from columns, vectorised; returns (contents, name of the first empty field or NA)."""
-    import pandas as pd
-
-    contents = pd.Series("", index=frame.index, dtype="string")
-    missing = pd.Series(pd.NA, index=frame.index, dtype="string")
-    for literal, name, spec, conv in Formatter().parse(template):
-        contents = contents + literal
-        if name is None:
-            continue
-        if spec or conv:
-            raise InputError(f"template placeholder {{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}} "
-                             "uses a format spec; buka_nb fills plain {column} placeholders only")
-        values = frame[name].astype("string")
-        empty = values.isna() | (values.str.strip() == "")
-        missing = missing.mask(missing.isna() & empty, name)
-        contents = contents + values.fillna("")
-    return contents, missing
-
-
-def _candidates(positions: np.ndarray, recipients: np.ndarray, labels: pd.Index) -> Any:
-    """``(position, recipient, label)`` for the rows to de-duplicate, ``label`` exactly ``labels[position]``.
-
-    Indexing a pandas Index once per row costs more than the rest of the de-duplication together,
-    so the common indexes (a RangeIndex, whose items are ints, or an object or string Index) are
-    read in one go; others (whose scalars are numpy or pandas objects) keep the per-row lookup.
-    """
-    import pandas as pd
-
-    if isinstance(labels, pd.RangeIndex) or labels.dtype == object or isinstance(labels.dtype, pd.StringDtype):
-        return zip(positions.tolist(), recipients[positions].tolist(), labels[positions].tolist())
-    return ((i, recipients[i], labels[i]) for i in positions)
 
 
 class SmsPlanner(Planner):
@@ -112,99 +80,134 @@ class SmsPlanner(Planner):
         return (self.number_col, *self.fields)
 
     # -- pure planning ----------------------------------------------------------------------
-    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: dict[str, int]) -> Plan:
-        import pandas as pd
+    def new_seen(self) -> SeenNumbers:
+        return SeenNumbers()
 
+    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: Any) -> Plan:
+        """Validate and batch a chunk, vectorised: no Python work per valid row.
+
+        Numbers are cleaned column-wise, the template is filled once per distinct combination of
+        its fields, repeats are found with sorted int64 arrays, and each request's groups arrive
+        with their numbers and orderIds already joined (see :mod:`buka_nb.batching`).
+        """
         require_columns(chunk, self.required_columns())
         n = len(chunk)
-        numbers = normalise_numbers(chunk[self.number_col], column=self.number_col, strict=self.strict_numbers)
-        code = numbers.code.to_numpy().copy()
-        detail = numbers.detail.astype(object).to_numpy().copy()
+        numbers = clean_numbers(chunk[self.number_col], column=self.number_col, strict=self.strict_numbers)
+        code, detail = numbers.code, numbers.detail
         if self.template is not None and self.fields:
-            contents, missing = render(chunk, self.template)
+            texts = render_texts(chunk, self.template)
+            row_text: np.ndarray | None = texts.row_text
         else:
-            missing = None
             text = self.content if self.content is not None else self.template
-            contents = pd.Series(text, index=chunk.index, dtype="string")
-        lengths = contents.str.len().to_numpy()
-        blank = (contents.str.strip() == "").to_numpy() & (code == 0)
-        code[blank] = -4
-        detail[blank] = "the message is empty: give content= or a template that produces text"
-        if missing is not None:
-            gap = missing.notna().to_numpy() & (code == 0)
-            code[gap] = -22
-            detail[gap] = [f"column {m!r} is empty in this row but the template uses {{{m}}}: fill it in"
-                           for m in missing.to_numpy()[gap]]
-        long = (lengths > MAX_CONTENT_CHARS) & (code == 0)
-        code[long] = -5
-        detail[long] = [f"the message is {k} characters; BUKA allows {MAX_CONTENT_CHARS}: shorten it"
-                        for k in lengths[long]]
-        recipients = numbers.number.to_numpy(dtype=object, na_value=None)
-        labels = chunk.index
+            texts = Texts([text], np.zeros(n, dtype=np.int64), [None], np.array([text.strip() == ""]),
+                          np.array([len(text)]))
+            row_text = None
+        # per distinct text, then spread to its rows: blank first, then an empty field, then length
+        text_code = np.zeros(len(texts.texts), dtype=np.int64)
+        text_detail = np.full(len(texts.texts), None, dtype=object)
+        for k, (blank, field, length) in enumerate(zip(texts.blank, texts.missing, texts.lengths.tolist())):
+            if blank:
+                text_code[k], text_detail[k] = -4, "the message is empty: give content= or a template that produces text"
+            elif field is not None:
+                text_code[k] = -22
+                text_detail[k] = f"column {field!r} is empty in this row but the template uses {{{field}}}: fill it in"
+            elif length > MAX_CONTENT_CHARS:
+                text_code[k] = -5
+                text_detail[k] = f"the message is {length} characters; BUKA allows {MAX_CONTENT_CHARS}: shorten it"
+        if text_code.any():
+            refused = (code == 0) & (text_code[texts.row_text] != 0)
+            code[refused] = text_code[texts.row_text[refused]]
+            detail[refused] = text_detail[texts.row_text[refused]]
+        if isinstance(seen, SeenNumbers):
+            seen.add_chunk(offset, chunk.index)
         if self.duplicates != "allow":
-            dup_code = DUPLICATE_CODE["sms"]
-            for i, number, label in _candidates(np.flatnonzero(code == 0), recipients, labels):
-                first = seen.setdefault(number, label)
-                if first != label:
-                    if self.duplicates == "error":
-                        raise InputError(f"row {label!r}: column {self.number_col!r} repeats {number} "
-                                         f"from row {first!r}; remove it or pass duplicates='first'")
-                    code[i] = dup_code
-                    detail[i] = (f"duplicate of row {first!r} ({number}): sent once only "
-                                 "(duplicates='first'; pass duplicates='allow' to send it again)")
+            self._mark_repeats(chunk, offset, seen, numbers, code, detail)
         bad = np.flatnonzero(code != 0)
-        raw = chunk[self.number_col].astype("string").to_numpy(dtype=object, na_value=None)
-        plan = Plan([], (bad + offset).tolist(), [recipients[i] or raw[i] for i in bad], code[bad].tolist(),
-                    detail[bad].tolist())
+        shown = numbers.number.take(pa.array(bad)).to_pylist()
+        if len(bad):
+            raw = chunk[self.number_col].iloc[bad].astype("string").to_numpy(dtype=object, na_value=None)
+            shown = [s if s is not None else r for s, r in zip(shown, raw)]
+        plan = Plan([], (bad + offset).tolist(), shown, code[bad].tolist(), detail[bad].tolist())
         good = np.flatnonzero(code == 0)
-        content_arr = contents.to_numpy(dtype=object)
-        single = self.content is not None or not self.fields
-        for k, start in enumerate(range(0, len(good), self.batch_size)):
-            idx = good[start:start + self.batch_size]
-            rows = (idx + offset).tolist()
-            order_ids = [f"{self.order_prefix}{r}" for r in rows]
-            payload = {"content": content_arr[idx[0]]} if single else {"contents": content_arr[idx].tolist()}
-            plan.batches.append(Batch(first_batch + k, rows, recipients[idx].tolist(), order_ids, payload))
+        for k, wire in enumerate(wire_groups(good, offset, numbers.number, row_text, texts.texts, self.batch_size,
+                                             self.order_prefix)):
+            plan.batches.append(Batch(first_batch + k, wire.rows, wire.numbers, wire.order_ids,
+                                      {"groups": wire.groups, "single": row_text is None}))
         plan.stats = {"rows": n, "valid": len(good), "invalid": len(bad), "batches": len(plan.batches)}
         return plan
 
+    def _mark_repeats(self, chunk: pd.DataFrame, offset: int, seen: Any, numbers: CleanNumbers, code: np.ndarray,
+                      detail: np.ndarray) -> None:
+        ok = np.flatnonzero(code == 0)
+        if isinstance(seen, SeenNumbers):
+            first = seen.first_rows(numbers.value[ok], ok + offset)
+            labels = seen.labels
+        else:  # a plain dict from a caller of the generic interface
+            first = np.array([seen.setdefault(v, r) for v, r in zip(numbers.value[ok].tolist(), (ok + offset).tolist())],
+                             dtype=np.int64)
+
+            def labels(rows: np.ndarray) -> list[Any]:
+                return chunk.index.take(np.asarray(rows) - offset).tolist()
+        repeats = np.flatnonzero(first != ok + offset)
+        if not len(repeats):
+            return
+        at = ok[repeats]
+        shown = numbers.number.take(pa.array(at)).to_pylist()
+        if self.duplicates == "error":
+            row, earlier = labels(np.array([at[0] + offset, first[repeats[0]]]))
+            raise InputError(f"row {row!r}: column {self.number_col!r} repeats {shown[0]} "
+                             f"from row {earlier!r}; remove it or pass duplicates='first'")
+        code[at] = DUPLICATE_CODE["sms"]
+        detail[at] = [f"duplicate of row {label!r} ({number}): sent once only "
+                      "(duplicates='first'; pass duplicates='allow' to send it again)"
+                      for label, number in zip(labels(first[repeats]), shown)]
+
     def batch_stats(self, batch: Batch) -> dict[str, int]:
         """Messages and billed segments per encoding, for dry runs."""
-        n = len(batch.rows)
-        texts = [batch.payload["content"]] * n if "content" in batch.payload else batch.payload["contents"]
         stats: dict[str, int] = defaultdict(int)
-        for text in set(texts):
-            enc, parts = sms_segments(text)
-            k = texts.count(text)
+        for group in batch.payload["groups"]:
+            enc, parts = sms_segments(group.text)
+            k = group.numbers.count(",") + 1
             stats[f"messages {enc}"] += k
             stats[f"segments {enc}"] += parts * k
         return stats
 
     # -- I/O -------------------------------------------------------------------------------
     async def send(self, client: Any, batch: Batch) -> Envelope:
-        if "content" in batch.payload:
-            return await client.send_sms(batch.recipients, batch.payload["content"], sender_id=self.sender_id,
-                                         order_ids=batch.order_ids, app_id=self.app_id, check=False)
-        groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"numbers": [], "order_ids": []})
-        for number, order_id, text in zip(batch.recipients, batch.order_ids, batch.payload["contents"]):
-            groups[text]["numbers"].append(number)
-            groups[text]["order_ids"].append(order_id)
+        groups = batch.payload["groups"]
+        if batch.payload["single"]:
+            g = groups[0]
+            return await client.send_sms(g.numbers, g.text, sender_id=self.sender_id, order_ids=g.order_ids,
+                                         app_id=self.app_id, check=False)
         return await client.send_sms_batch(
-            [{"content": t, "sender_id": self.sender_id, **g} for t, g in groups.items()], app_id=self.app_id,
-            check=False)
+            [{"content": g.text, "sender_id": self.sender_id, "numbers": g.numbers, "order_ids": g.order_ids}
+             for g in groups], app_id=self.app_id, check=False)
 
     def read(self, batch: Batch, envelope: Envelope) -> tuple[list[int], list[str | None]]:
+        items = envelope.items("array")
+        n = len(batch.rows)
+        if len(items) == n:
+            # The usual answer: every number accepted, listed in the order sent. Checked by comparing
+            # the orderIds as one string; anything else takes the matching below.
+            try:
+                sent = ",".join(g.order_ids for g in batch.payload["groups"])
+                if ",".join([item["orderId"] for item in items]) == sent:
+                    msg_ids = [item["msgId"] for item in items]
+                    if set(map(type, msg_ids)) == {str} and "" not in msg_ids:
+                        return [0] * n, msg_ids
+            except (KeyError, TypeError):
+                pass
         by_order: dict[str, str] = {}
         by_number: dict[str, list[str]] = defaultdict(list)
-        for item in envelope.items("array"):
+        for item in items:
             msg_id = str(item.get("msgId", ""))
             order = str(item.get("orderId") or "")
             if order:
                 by_order[order] = msg_id
             else:
                 by_number[str(item.get("number", ""))].append(msg_id)
-        msg_ids = [by_order.get(o) or (by_number[n].pop(0) if by_number.get(n) else None)
-                   for o, n in zip(batch.order_ids, batch.recipients)]
+        msg_ids = [by_order.get(o) or (by_number[r].pop(0) if by_number.get(r) else None)
+                   for o, r in zip(_strings(batch.order_ids), _strings(batch.recipients))]
         # BUKA lists only accepted numbers; the rest were refused as abnormal (buka-api.md §8 row 27)
         return [0 if m else -9 for m in msg_ids], msg_ids
 
@@ -241,6 +244,10 @@ class SmsPlanner(Planner):
                     "" if all(msg_ids) else "request reached BUKA; rows without a msgId are not in getSentRcd yet",
                     attempts=rec.attempts, sent_at=rec.sent_at)
         return resolved
+
+
+def _strings(values: Any) -> list[Any]:
+    return values.to_pylist() if hasattr(values, "to_pylist") else list(values)
 
 
 def _planner(kwargs: dict[str, Any]) -> tuple[SmsPlanner, dict[str, Any]]:
