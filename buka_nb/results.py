@@ -14,7 +14,7 @@ import numpy as np
 from .catalog import lookup
 from .engine import UNKNOWN_REASON, Batch, Outcome
 from .journal import DONE, NOT_SENT, UNKNOWN
-from .schema import conform
+from .schema import RESULT_SCHEMA, conform
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +24,15 @@ def _strings(values: Any) -> Any:
     """A list or object array as Arrow strings; ids a platform sent as numbers become text."""
     import pyarrow as pa
 
+    if isinstance(values, list):
+        try:  # ASCII ids (msgIds): Arrow's buffers built directly, ~4x faster than converting each str
+            data = "".join(values)
+        except TypeError:  # a None (or a number) among them
+            data = None
+        if data is not None and data.isascii():
+            offsets = np.zeros(len(values) + 1, dtype=np.int64)
+            np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
+            return pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(data.encode()))
     try:
         return pa.array(values, pa.large_string(), from_pandas=True)
     except (pa.ArrowTypeError, pa.ArrowInvalid):
@@ -126,6 +135,7 @@ class ResultBuilder:
 
     def frame(self) -> pd.DataFrame:
         import pandas as pd
+        import pyarrow as pa
 
         index, n = self.index, len(self.index)
 
@@ -158,11 +168,18 @@ class ResultBuilder:
         if unreached.any():
             category[unreached] = "transport"
             retryable[unreached] = True
-        stamp = pd.to_datetime(pd.Series(self._numeric("submitted_at", n), index=index), unit="s", utc=True)
-        frame = pd.DataFrame({
+        seconds = self._numeric("submitted_at", n)
+        stamp = pd.Series((seconds * 1e9).astype("datetime64[ns]"), index=index).dt.tz_localize("UTC")
+        none = pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="string"), index=index)
+        columns = {
             "channel": pd.Series(self.channel, index=index, dtype="string"), "recipient": text("recipient"),
             "order_id": text("order_id"), "msg_id": text("msg_id"), "task_id": text("task_id"), "state": state,
             "code": code_s, "reason": reason, "category": category, "retryable": retryable, "detail": text("detail"),
-            "batch": integers(self._numeric("batch", n)), "attempts": integers(self._numeric("attempts", n)),
-            "submitted_at": stamp}, index=index)
-        return conform(frame)
+            "batch": pd.Series(integers(self._numeric("batch", n)), index=index),
+            "attempts": pd.Series(integers(self._numeric("attempts", n)), index=index), "submitted_at": stamp,
+            "delivery": none, "delivery_reason": none, "delivered_at": pd.Series(pd.NaT, index=index, dtype=RESULT_SCHEMA["delivered_at"])}
+        frame = pd.DataFrame(columns, index=index, copy=False)
+        # built in the schema's dtypes already; conform() only when something differs (it copies every column)
+        if list(map(str, frame.dtypes)) != list(RESULT_SCHEMA.values()):
+            frame = conform(frame)
+        return frame
