@@ -11,7 +11,7 @@ import csv
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 
@@ -82,14 +82,100 @@ def read_recipients(path: str | Path, *, encoding: str | None = None, required: 
 
 def iter_recipients(path: str | Path, *, chunksize: int, encoding: str | None = None,
                     required: tuple[str, ...] = ()) -> Iterator[tuple[int, pd.DataFrame]]:
-    """Stream a CSV as ``(offset, chunk)`` pairs whose index continues across chunks."""
-    import pandas as pd
+    """Stream a CSV as ``(offset, chunk)`` pairs whose index continues across chunks.
 
+    UTF-8 files are parsed by Arrow's CSV reader (no Python object per cell; the columns arrive as
+    Arrow-backed text, as pandas itself reads them); anything Arrow refuses, and other encodings,
+    go through pandas' reader from the first row not yet handed out, so errors read the same.
+    """
     path = Path(path)
     enc, delim = sniff(path, encoding)
     offset = 0
+    if enc == "utf-8-sig" and _arrow_text_dtype() is not None:
+        try:
+            for start, chunk in _iter_arrow(path, delim, chunksize):
+                yield start, (_checked(chunk, path, required) if start == 0 else chunk)
+                offset = start + len(chunk)
+        except _ArrowFallback:
+            pass  # offset: the rows already handed out
+        else:
+            if offset == 0:
+                raise InputError(f"{path.name} has a header but no rows: add one row per recipient")
+            return
+    yield from _iter_pandas(path, enc, delim, chunksize, required, offset)
+
+
+class _ArrowFallback(Exception):
+    """Arrow could not go on; pandas takes over at row ``offset``."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def _arrow_text_dtype() -> Any:
+    """pandas' own Arrow-backed text dtype for ``dtype=str`` (pandas 3), or None (older pandas)."""
+    import pandas as pd
+
+    dtype = pd.Series([], dtype=str).dtype
+    return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
+
+
+def _iter_arrow(path: Path, delimiter: str, chunksize: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh, delimiter=delimiter), [])
+    if not header or len(set(header)) != len(header):  # pandas renames repeated names (a, a.1)
+        raise _ArrowFallback(0)
+    text = _arrow_text_dtype()
     try:
-        reader = pd.read_csv(path, chunksize=chunksize, **_reader_kwargs(enc, delim))
+        reader = pcsv.open_csv(
+            path, read_options=pcsv.ReadOptions(use_threads=False, block_size=1 << 22),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(column_types={name: pa.large_string() for name in header},
+                                                strings_can_be_null=True, null_values=[""],
+                                                quoted_strings_can_be_null=True))
+    except pa.ArrowInvalid:
+        raise _ArrowFallback(0) from None
+    if reader.schema.names != header:
+        raise _ArrowFallback(0)
+    pending: list[Any] = []
+    buffered = offset = 0
+
+    def emit(table: Any) -> tuple[int, pd.DataFrame]:
+        frame = table.to_pandas(types_mapper=lambda _: text)
+        frame.index = pd.RangeIndex(offset, offset + len(frame))
+        return offset, frame
+
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid:  # a short row, bad UTF-8 ...: pandas decides, with its messages
+            raise _ArrowFallback(offset) from None
+        pending.append(batch)
+        buffered += batch.num_rows
+        while buffered >= chunksize:
+            table = pa.Table.from_batches(pending)
+            yield emit(table.slice(0, chunksize))
+            offset += chunksize
+            rest = table.slice(chunksize)
+            pending, buffered = (rest.to_batches() if rest.num_rows else []), rest.num_rows
+    if buffered:
+        yield emit(pa.Table.from_batches(pending, schema=reader.schema))
+
+
+def _iter_pandas(path: Path, enc: str, delim: str, chunksize: int, required: tuple[str, ...],
+                 offset: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    import pandas as pd
+
+    first = offset
+    try:
+        reader = pd.read_csv(path, chunksize=chunksize, skiprows=range(1, offset + 1) if offset else None,
+                             **_reader_kwargs(enc, delim))
         for chunk in reader:
             chunk = _checked(chunk, path, required) if offset == 0 else chunk
             chunk.index = pd.RangeIndex(offset, offset + len(chunk))
@@ -100,7 +186,7 @@ def iter_recipients(path: str | Path, *, chunksize: int, encoding: str | None = 
                          "encoding='cp1252' (CLI: --encoding cp1252) if that is what it is") from None
     except pd.errors.ParserError as exc:
         raise InputError(f"{path.name} could not be read as CSV near row {offset + 1}: {_short(exc)}") from None
-    if offset == 0:
+    if offset == first == 0:
         raise InputError(f"{path.name} has a header but no rows: add one row per recipient")
 
 

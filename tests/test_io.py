@@ -1,0 +1,64 @@
+"""Reading recipient CSVs: Arrow's fast reader hands out exactly what pandas' reader would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buka_nb import io
+from buka_nb.errors import InputError
+
+CORPUS = Path(__file__).parent / "hostile"
+
+ODD_FILES = {
+    "short_row.csv": b"phone,name\n1,a\n2\n3,c\n",          # pandas fills the missing cell; Arrow refuses
+    "long_row.csv": b"phone,name\n1,a\n2,b,c\n",            # an error either way, with pandas' wording
+    "repeated_header.csv": b"a,a\n1,2\n",                   # pandas renames to a, a.1
+    "quoted_newlines.csv": b'phone,name\n1,"x\ny"\n2,"""q"""\n',
+    "blank_lines.csv": b"phone,name\n\n1,a\n\n\n2,b\n",
+    "spaces.csv": b"phone , name\n 1 , a \n",
+    "bad_utf8_late.csv": b"phone,name\n1,a\n2,\xff\n",
+    "na_words.csv": b'phone,name\nNA,nan\n,\n"",x\n',
+    "crlf.csv": b"phone,name\r\n1,a\r\n2,b\r\n",
+    "no_final_newline.csv": b"phone,name\n1,a\n2,b",
+    "tabs.csv": b"phone\tname\n1\ta\n",
+}
+
+
+def _read(reader):
+    try:
+        return "ok", list(reader())
+    except InputError as exc:
+        return "error", str(exc)
+
+
+@pytest.mark.parametrize("chunksize", [2, 100_000])
+@pytest.mark.parametrize("name", sorted(ODD_FILES) + sorted(p.name for p in CORPUS.glob("*.csv")))
+def test_arrow_reader_matches_pandas_reader(name, chunksize, tmp_path):
+    path = CORPUS / name if name not in ODD_FILES else tmp_path / name
+    if name in ODD_FILES:
+        path.write_bytes(ODD_FILES[name])
+    fast = _read(lambda: io.iter_recipients(path, chunksize=chunksize))
+    try:
+        enc, delim = io.sniff(path)
+    except InputError as exc:
+        slow = ("error", str(exc))
+    else:
+        slow = _read(lambda: io._iter_pandas(path, enc, delim, chunksize, (), 0))
+    assert fast[0] == slow[0]
+    if fast[0] == "error":
+        assert fast[1] == slow[1]
+        return
+    assert [o for o, _ in fast[1]] == [o for o, _ in slow[1]]
+    for (_, a), (_, b) in zip(fast[1], slow[1]):
+        assert list(a.columns) == list(b.columns) and list(a.dtypes) == list(b.dtypes)
+        assert a.equals(b)
+
+
+def test_a_large_file_is_cut_into_exact_chunks_by_arrow(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("phone,name\n" + "".join(f"4479{i:08d},n{i}\n" for i in range(25_000)))
+    chunks = list(io.iter_recipients(path, chunksize=10_000))
+    assert [(o, len(c)) for o, c in chunks] == [(0, 10_000), (10_000, 10_000), (20_000, 5_000)]
+    assert chunks[2][1].index[0] == 20_000 and chunks[2][1].phone.iloc[-1] == "447900024999"
