@@ -9,6 +9,7 @@ acknowledged, progress, and streaming result chunks to a sink so memory stays fl
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from abc import abstractmethod
@@ -178,33 +179,8 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     parts: list[ResultBuilder | pd.DataFrame] = []
     unknown: list[tuple[ResultBuilder, Batch]] = []
     next_batch = 0
-    for offset, chunk in chunks:
-        plan = planner.plan(chunk, offset, next_batch, seen)
-        next_batch += len(plan.batches)
-        builder = ResultBuilder(channel, chunk.index, offset)
-        if plan.invalid_rows:
-            builder.add_invalid(plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes, plan.invalid_details)
-            if journal is not None:
-                journal.add_invalid(campaign_id, plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
-                                    plan.invalid_details)
-        if bar is not None:
-            bar.update(len(plan.invalid_rows))
-        if journal is not None:
-            journal.plan(campaign_id, [b.record() for b in plan.batches])
-        to_send = []
-        for batch in plan.batches:
-            rec = records.get(batch.number)
-            if rec is None or needs_sending(rec, channel) or (
-                    rec.state in (UNKNOWN, INFLIGHT) and (force_unknown or planner.resend_is_safe())):
-                to_send.append(batch)
-            else:  # its outcome is aligned to the rows the journal holds for it
-                builder.add_batch(Batch(rec.batch, rec.rows, rec.recipients, rec.order_ids), Outcome.from_record(rec))
-                if bar is not None:
-                    bar.update(len(batch.rows))
-        resent = [b.record() for b in to_send if b.number in records]
-        if resent and journal is not None:  # what goes out now is what the journal must hold
-            journal.replan(campaign_id, resent)
-        outcomes = await sender.run(to_send)
+
+    def finish(builder: ResultBuilder, to_send: list[Batch], outcomes: dict[int, Outcome]) -> None:
         for batch in to_send:
             builder.add_batch(batch, outcomes[batch.number])
             if outcomes[batch.number].state == UNKNOWN:
@@ -214,7 +190,52 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
         elif unknown and unknown[-1][0] is builder:
             parts.append(builder)  # the reconciliation below may still resolve some of its rows
         else:
-            parts.append(builder.frame())  # now, so the chunk's object arrays go before the next chunk
+            parts.append(builder.frame())  # now, so the chunk's arrays go before the next chunk's
+
+    # Chunk k+1 is read and planned while chunk k's requests are in flight, so the platform is not
+    # left idle between chunks; at most one chunk waits ahead, so memory stays flat.
+    sender.start()
+    try:
+        ahead: tuple[ResultBuilder, list[Batch], asyncio.Future[dict[int, Outcome]]] | None = None
+        for offset, chunk in chunks:
+            plan = planner.plan(chunk, offset, next_batch, seen)
+            next_batch += len(plan.batches)
+            builder = ResultBuilder(channel, chunk.index, offset)
+            if plan.invalid_rows:
+                builder.add_invalid(plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
+                                    plan.invalid_details)
+                if journal is not None:
+                    journal.add_invalid(campaign_id, plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
+                                        plan.invalid_details)
+            if bar is not None:
+                bar.update(len(plan.invalid_rows))
+            if journal is not None:
+                journal.plan(campaign_id, [b.record() for b in plan.batches])
+            to_send = []
+            for batch in plan.batches:
+                rec = records.get(batch.number)
+                if rec is None or needs_sending(rec, channel) or (
+                        rec.state in (UNKNOWN, INFLIGHT) and (force_unknown or planner.resend_is_safe())):
+                    to_send.append(batch)
+                else:  # its outcome is aligned to the rows the journal holds for it
+                    builder.add_batch(Batch(rec.batch, rec.rows, rec.recipients, rec.order_ids),
+                                      Outcome.from_record(rec))
+                    if bar is not None:
+                        bar.update(len(batch.rows))
+            resent = [b.record() for b in to_send if b.number in records]
+            if resent and journal is not None:  # what goes out now is what the journal must hold
+                journal.replan(campaign_id, resent)
+            queued = sender.submit(to_send)
+            if ahead is not None:
+                finish(ahead[0], ahead[1], await ahead[2])
+            ahead = (builder, to_send, queued)
+            await asyncio.sleep(0)  # let the workers pick the new batches up before the next chunk is read
+        if ahead is not None:
+            finish(ahead[0], ahead[1], await ahead[2])
+    except BaseException:
+        await sender.close(cancel=True)
+        raise
+    await sender.close()
     await planner.end(client)
     if bar is not None:
         bar.close()

@@ -108,24 +108,67 @@ class Sender:
 
     async def run(self, batches: Sequence[Batch]) -> dict[int, Outcome]:
         """Send *batches*; return each batch's :class:`Outcome` by batch number."""
-        outcomes: dict[int, Outcome] = {}
-        queue: asyncio.Queue[Batch] = asyncio.Queue()
-        for b in batches:
-            queue.put_nowait(b)
-
-        async def worker() -> None:
-            while True:
-                try:
-                    batch = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                outcome = await self._one(batch)
-                outcomes[batch.number] = outcome
-                if self.on_batch:
-                    self.on_batch(batch, outcome)
-
-        await asyncio.gather(*(worker() for _ in range(min(self.max_in_flight, len(batches)) or 1)))
+        self.start()
+        try:
+            outcomes = await self.submit(batches)
+        except BaseException:
+            await self.close(cancel=True)
+            raise
+        await self.close()
         return outcomes
+
+    # -- a pool that stays up across submissions (a campaign's chunks) -------------------------
+    def start(self) -> None:
+        """Start ``max_in_flight`` workers; :meth:`submit` feeds them, :meth:`close` ends them."""
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.max_in_flight)]
+
+    def submit(self, batches: Sequence[Batch]) -> asyncio.Future[dict[int, Outcome]]:
+        """Queue *batches* behind those already queued; the future resolves with all their outcomes."""
+        done: asyncio.Future[dict[int, Outcome]] = asyncio.get_running_loop().create_future()
+        outcomes: dict[int, Outcome] = {}
+        left = [len(batches)]
+        if not batches:
+            done.set_result(outcomes)
+        for batch in batches:
+            self._queue.put_nowait((batch, outcomes, left, done))
+        return done
+
+    async def close(self, *, cancel: bool = False) -> None:
+        """Let the workers finish what is queued, or (*cancel*) stop them now: the campaign is abandoned."""
+        if not cancel:
+            for _ in self._workers:
+                self._queue.put_nowait(None)
+            try:
+                await asyncio.gather(*self._workers)
+                return
+            except BaseException:
+                for task in self._workers:
+                    task.cancel()
+                raise
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+
+    async def _work(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            batch, outcomes, left, done = item
+            if done.done():  # an earlier batch of the same submission failed unexpectedly
+                continue
+            try:
+                outcome = await self._one(batch)
+            except Exception as exc:  # a bug, not an outcome: the submitter re-raises it
+                done.set_exception(exc)
+                continue
+            outcomes[batch.number] = outcome
+            if self.on_batch:
+                self.on_batch(batch, outcome)
+            left[0] -= 1
+            if left[0] == 0:
+                done.set_result(outcomes)
 
     def _stopped_outcome(self, batch: Batch) -> Outcome:
         err = self.stopped

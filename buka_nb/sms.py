@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (loaded with the module, not on the first send)
+import pyarrow.csv  # noqa: F401
 
 from .batching import SeenNumbers, Texts, render_texts, wire_groups
 from .campaign import DEFAULT, DryRun, Plan, Planner, plan_frame, run_csv, send_frame
