@@ -180,25 +180,29 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     unknown: list[tuple[ResultBuilder, Batch]] = []
     next_batch = 0
 
-    def finish(builder: ResultBuilder, to_send: list[Batch], outcomes: dict[int, Outcome]) -> None:
+    async def finish(builder: ResultBuilder, to_send: list[Batch], outcomes: dict[int, Outcome]) -> None:
         for batch in to_send:
             builder.add_batch(batch, outcomes[batch.number])
             if outcomes[batch.number].state == UNKNOWN:
                 unknown.append((builder, batch))
         if sink is not None:
-            sink(builder.frame())
+            await asyncio.to_thread(lambda: sink(builder.frame()))
         elif unknown and unknown[-1][0] is builder:
             parts.append(builder)  # the reconciliation below may still resolve some of its rows
-        else:
-            parts.append(builder.frame())  # now, so the chunk's arrays go before the next chunk's
+        else:  # now, so the chunk's arrays go before the next chunk's
+            parts.append(await asyncio.to_thread(builder.frame))
 
     # Chunk k+1 is read and planned while chunk k's requests are in flight, so the platform is not
-    # left idle between chunks; at most one chunk waits ahead, so memory stays flat.
+    # left idle between chunks; at most one chunk waits ahead, so memory stays flat. Reading,
+    # planning and building frames run in a worker thread: they are Arrow and numpy work that
+    # releases the GIL, so the event loop keeps answering responses and sending requests meanwhile.
     sender.start()
+    rows = iter(chunks)
     try:
         ahead: tuple[ResultBuilder, list[Batch], asyncio.Future[dict[int, Outcome]]] | None = None
-        for offset, chunk in chunks:
-            plan = planner.plan(chunk, offset, next_batch, seen)
+        while (item := await asyncio.to_thread(next, rows, None)) is not None:
+            offset, chunk = item
+            plan = await asyncio.to_thread(planner.plan, chunk, offset, next_batch, seen)
             next_batch += len(plan.batches)
             builder = ResultBuilder(channel, chunk.index, offset)
             if plan.invalid_rows:
@@ -227,11 +231,10 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                 journal.replan(campaign_id, resent)
             queued = sender.submit(to_send)
             if ahead is not None:
-                finish(ahead[0], ahead[1], await ahead[2])
+                await finish(ahead[0], ahead[1], await ahead[2])
             ahead = (builder, to_send, queued)
-            await asyncio.sleep(0)  # let the workers pick the new batches up before the next chunk is read
         if ahead is not None:
-            finish(ahead[0], ahead[1], await ahead[2])
+            await finish(ahead[0], ahead[1], await ahead[2])
     except BaseException:
         await sender.close(cancel=True)
         raise
