@@ -66,19 +66,24 @@ def write_csv(path: str | Path, n: int, seed: int = 7) -> dict[str, int]:
     return {"rows": n, "valid": valid, "refused": n - valid}
 
 
-def payloads(n: int, order_prefix: str, seed: int = 7) -> list[bytes]:
-    """The ``sendSms/batch`` bodies buka_nb sends for the CSV :func:`write_csv` writes."""
+def payloads(n: int, order_prefix: str, seed: int = 7, chunksize: int = 100_000) -> list[bytes]:
+    """The ``sendSms/batch`` bodies buka_nb sends for the CSV :func:`write_csv` writes.
+
+    buka_nb reads the CSV in chunks of *chunksize* rows and never lets a request span two chunks;
+    inside a request, groups follow the order their text first appears and keep row order.
+    """
     raw, names, norm = _rows(n, seed)
-    good = [i for i in range(n) if norm[i] is not None]
     bodies = []
-    for start in range(0, len(good), BATCH):
-        groups: dict[str, dict[str, list[str]]] = {}
-        for i in good[start:start + BATCH]:
-            g = groups.setdefault(TEMPLATE.format(name=names[i]), {"numbers": [], "orders": []})
-            g["numbers"].append(norm[i])
-            g["orders"].append(f"{order_prefix}{i}")
-        array = [{"numbers": ",".join(g["numbers"]), "content": t, "orderId": ",".join(g["orders"])}
-                 for t, g in groups.items()]
-        bodies.append(json.dumps({"appId": APP_ID, "array": array}, ensure_ascii=False,
-                                 separators=(",", ":")).encode())
+    for chunk_start in range(0, n, chunksize):
+        good = [i for i in range(chunk_start, min(n, chunk_start + chunksize)) if norm[i] is not None]
+        for start in range(0, len(good), BATCH):
+            groups: dict[str, dict[str, list[str]]] = {}
+            for i in good[start:start + BATCH]:
+                g = groups.setdefault(TEMPLATE.format(name=names[i]), {"numbers": [], "orders": []})
+                g["numbers"].append(norm[i])
+                g["orders"].append(f"{order_prefix}{i}")
+            array = [{"numbers": ",".join(g["numbers"]), "content": t, "orderId": ",".join(g["orders"])}
+                     for t, g in groups.items()]
+            bodies.append(json.dumps({"appId": APP_ID, "array": array}, ensure_ascii=False,
+                                     separators=(",", ":")).encode())
     return bodies
