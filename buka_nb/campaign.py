@@ -60,6 +60,10 @@ class Planner(ChannelAdapter):
         de-duplication across chunks.
         """
 
+    def request_rows(self) -> int | None:
+        """Rows per request when requests are cut from consecutive valid rows (else None: grouped)."""
+        return None
+
     def new_seen(self) -> Any:
         """The de-duplication state :meth:`plan` shares across a campaign's chunks (a dict by default)."""
         return {}
@@ -180,11 +184,13 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     unknown: list[tuple[ResultBuilder, Batch]] = []
     next_batch = 0
 
-    async def finish(builder: ResultBuilder, to_send: list[Batch], outcomes: dict[int, Outcome]) -> None:
-        for batch in to_send:
-            builder.add_batch(batch, outcomes[batch.number])
-            if outcomes[batch.number].state == UNKNOWN:
-                unknown.append((builder, batch))
+    async def finish(builder: ResultBuilder, submitted: list[tuple[list[Batch], Any]]) -> None:
+        for to_send, queued in submitted:
+            outcomes = await queued
+            for batch in to_send:
+                builder.add_batch(batch, outcomes[batch.number])
+                if outcomes[batch.number].state == UNKNOWN:
+                    unknown.append((builder, batch))
         if sink is not None:
             await asyncio.to_thread(lambda: sink(builder.frame()))
         elif unknown and unknown[-1][0] is builder:
@@ -199,42 +205,43 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     sender.start()
     rows = iter(chunks)
     try:
-        ahead: tuple[ResultBuilder, list[Batch], asyncio.Future[dict[int, Outcome]]] | None = None
+        ahead: tuple[ResultBuilder, list[tuple[list[Batch], Any]]] | None = None
         while (item := await asyncio.to_thread(next, rows, None)) is not None:
             offset, chunk = item
-            plan = await asyncio.to_thread(planner.plan, chunk, offset, next_batch, seen)
-            next_batch += len(plan.batches)
             builder = ResultBuilder(channel, chunk.index, offset)
-            if plan.invalid_rows:
-                builder.add_invalid(plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
-                                    plan.invalid_details)
-                if journal is not None:
-                    journal.add_invalid(campaign_id, plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
+            submitted = []
+            async for plan in _plans(planner, chunk, offset, next_batch, seen, max_in_flight if ahead is None else 0):
+                next_batch += len(plan.batches)
+                if plan.invalid_rows:
+                    builder.add_invalid(plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
                                         plan.invalid_details)
-            if bar is not None:
-                bar.update(len(plan.invalid_rows))
-            if journal is not None:
-                journal.plan(campaign_id, [b.record() for b in plan.batches])
-            to_send = []
-            for batch in plan.batches:
-                rec = records.get(batch.number)
-                if rec is None or needs_sending(rec, channel) or (
-                        rec.state in (UNKNOWN, INFLIGHT) and (force_unknown or planner.resend_is_safe())):
-                    to_send.append(batch)
-                else:  # its outcome is aligned to the rows the journal holds for it
-                    builder.add_batch(Batch(rec.batch, rec.rows, rec.recipients, rec.order_ids),
-                                      Outcome.from_record(rec))
-                    if bar is not None:
-                        bar.update(len(batch.rows))
-            resent = [b.record() for b in to_send if b.number in records]
-            if resent and journal is not None:  # what goes out now is what the journal must hold
-                journal.replan(campaign_id, resent)
-            queued = sender.submit(to_send)
+                    if journal is not None:
+                        journal.add_invalid(campaign_id, plan.invalid_rows, plan.invalid_recipients,
+                                            plan.invalid_codes, plan.invalid_details)
+                if bar is not None:
+                    bar.update(len(plan.invalid_rows))
+                if journal is not None:
+                    journal.plan(campaign_id, [b.record() for b in plan.batches])
+                to_send = []
+                for batch in plan.batches:
+                    rec = records.get(batch.number)
+                    if rec is None or needs_sending(rec, channel) or (
+                            rec.state in (UNKNOWN, INFLIGHT) and (force_unknown or planner.resend_is_safe())):
+                        to_send.append(batch)
+                    else:  # its outcome is aligned to the rows the journal holds for it
+                        builder.add_batch(Batch(rec.batch, rec.rows, rec.recipients, rec.order_ids),
+                                          Outcome.from_record(rec))
+                        if bar is not None:
+                            bar.update(len(batch.rows))
+                resent = [b.record() for b in to_send if b.number in records]
+                if resent and journal is not None:  # what goes out now is what the journal must hold
+                    journal.replan(campaign_id, resent)
+                submitted.append((to_send, sender.submit(to_send)))
             if ahead is not None:
-                await finish(ahead[0], ahead[1], await ahead[2])
-            ahead = (builder, to_send, queued)
+                await finish(*ahead)
+            ahead = (builder, submitted)
         if ahead is not None:
-            await finish(ahead[0], ahead[1], await ahead[2])
+            await finish(*ahead)
     except BaseException:
         await sender.close(cancel=True)
         raise
@@ -258,6 +265,32 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     if not frames:
         return conform(pd.DataFrame(index=pd.RangeIndex(0)))
     return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+
+async def _plans(planner: Planner, chunk: pd.DataFrame, offset: int, first_batch: int, seen: Any,
+                 head_requests: int) -> Any:
+    """Plan a chunk in a worker thread; the first chunk's opening requests first, so sending starts at once.
+
+    Only for planners whose requests are cut from consecutive valid rows (``request_rows``), where
+    a row's fate depends on it and the rows before it: the head's complete requests are exactly
+    the whole chunk's first requests, and the rest is planned from the first row they do not hold.
+    """
+    size = planner.request_rows() if head_requests else None
+    head = (size or 0) * head_requests
+    if not size or len(chunk) <= 2 * head:
+        yield await asyncio.to_thread(planner.plan, chunk, offset, first_batch, seen)
+        return
+    plan = await asyncio.to_thread(planner.plan, chunk.iloc[:head], offset, first_batch, seen)
+    cut = head
+    if plan.batches and len(plan.batches[-1].rows) < size:  # unfinished: planned again with the rest
+        cut = int(min(plan.batches.pop().rows)) - offset
+    keep = [k for k, row in enumerate(plan.invalid_rows) if row - offset < cut]
+    if len(keep) < len(plan.invalid_rows):
+        plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes, plan.invalid_details = (
+            [values[k] for k in keep] for values in (plan.invalid_rows, plan.invalid_recipients,
+                                                     plan.invalid_codes, plan.invalid_details))
+    yield plan
+    yield await asyncio.to_thread(planner.plan, chunk.iloc[cut:], offset + cut, first_batch + len(plan.batches), seen)
 
 
 def _rec(record: Any, outcome: Outcome) -> Any:

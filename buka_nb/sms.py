@@ -82,6 +82,9 @@ class SmsPlanner(Planner):
         return (self.number_col, *self.fields)
 
     # -- pure planning ----------------------------------------------------------------------
+    def request_rows(self) -> int:
+        return self.batch_size
+
     def new_seen(self) -> SeenNumbers:
         return SeenNumbers()
 

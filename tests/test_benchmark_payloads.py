@@ -6,6 +6,7 @@ import re
 
 import httpx
 import orjson
+import pytest
 
 from benchmarks import data
 from buka_nb.client import AsyncBukaClient
@@ -13,8 +14,11 @@ from buka_nb.credentials import Credentials
 from buka_nb.sms import send_sms_csv
 
 
-def test_raw_baseline_bodies_are_byte_for_byte_what_buka_nb_sends(tmp_path):
-    n, chunksize = 2_500, 1_000  # three chunks of under 1,000 valid rows: one request each, never spanning two
+@pytest.mark.parametrize("n, chunksize, requests", [
+    (2_500, 1_000, 3),       # three chunks of under 1,000 valid rows: one request each, never spanning two
+    (25_000, 100_000, 25),   # one chunk, planned as a head of 8 requests and the rest: the same requests
+])
+def test_raw_baseline_bodies_are_byte_for_byte_what_buka_nb_sends(tmp_path, n, chunksize, requests):
     path = tmp_path / "recipients.csv"
     data.write_csv(path, n)
     sent: list[bytes] = []
@@ -31,8 +35,8 @@ def test_raw_baseline_bodies_are_byte_for_byte_what_buka_nb_sends(tmp_path):
     creds = Credentials.demo("http://127.0.0.1:9/v3")
     client = AsyncBukaClient(creds, transport=httpx.MockTransport(answer))
     results = send_sms_csv(path, template=data.TEMPLATE, client=client, journal=None, chunksize=chunksize,
-                           max_in_flight=1)
+                           max_in_flight=8)
     prefix = re.search(rb'"orderId":"([0-9a-f]{8}-)', sent[0]).group(1).decode()
     expected = data.payloads(n, prefix, chunksize=chunksize)
-    assert sorted(sent) == sorted(expected) and len(sent) == len(expected) == 3
+    assert sorted(sent) == sorted(expected) and len(sent) == len(expected) == requests
     assert (results.state == "accepted").sum() == data.write_csv(tmp_path / "again.csv", n)["valid"]
