@@ -54,6 +54,10 @@ def parse_time(text: Any) -> float | None:
     return parsed.timestamp()
 
 
+#: "000" ... "999", the last three digits of message ids.
+_TAILS = [f"{i:03d}" for i in range(1000)]
+
+
 class IdBlock(list):
     """A list of consecutive message ids that remembers the serial of its first id."""
 
@@ -206,13 +210,16 @@ class SimState:
         clock = self._id_clock
         if clock[0] != now:  # a batch asks once per group, all at the same instant
             clock = self._id_clock = (now, datetime.fromtimestamp(now, TZ).strftime("%y%m%d%H%M%S"))
-        prefix = clock[1]
         counter = ID_COUNTER_BASE + first % ID_COUNTER_SPAN
-        if prefix[0] != "0":  # prefix * 10^7 + counter spells the id: one str() per id, no concatenation
-            start = int(prefix) * 10 ** 7 + counter
-            ids = IdBlock(map(str, range(start, start + n)))
-        else:  # years 2000-2009: int() would drop the leading zero
-            ids = IdBlock(map(prefix.__add__, map(str, range(counter, counter + n))))
+        # Each id is its first 16 digits (prefix and counter // 1000) plus a ready-made 3-digit tail:
+        # one concatenation per id, where str() of a 19-digit int costs four times as much.
+        ids = IdBlock()
+        end = counter + n
+        while counter < end:
+            head, tail = divmod(counter, 1000)
+            k = min(1000 - tail, end - counter)
+            ids += map(f"{clock[1]}{head}".__add__, _TAILS[tail:tail + k])
+            counter += k
         ids.serial = first
         return ids
 
@@ -250,11 +257,13 @@ class SimState:
         reason_all = ["success"] * len(bases)
         # Then a Python loop over the ~10 % that failed or are slow.
         odd = np.flatnonzero((hs & 0xFFFF) >= p_ok * 65536.0)
+        thresholds = None  # computed once, and only when something fails
         for i, h in zip(odd.tolist(), hs[odd].tolist()):
             u, v = (h & 0xFFFF) / 65536.0, (h >> 16) / 65536.0
             if u < p_ok + p_fail:
                 outcome_all[i] = "failed"
-                reason_all[i] = model.fail_reason(channel, (u - p_ok) / p_fail)
+                thresholds = thresholds or model.fail_thresholds(channel)
+                reason_all[i] = model.fail_reason(channel, (u - p_ok) / p_fail, thresholds)
             else:  # slow but delivered
                 deliver_all[i] = submit_at + hi + v * slow_span
         out = []
