@@ -42,21 +42,72 @@ STRING_COLUMNS = ("channel", "app_id", "api_key", "recipient", "order_id", "msg_
 DELIVERED = frozenset({"delivered", "ANSWERED"})
 
 
+class Runs:
+    """A read-only column that is constant over each appended batch: one (start row, value) per run.
+
+    Appending a run is O(1) where a list would copy the value into every row (~10^6 times for a
+    big campaign). ``column[row]`` bisects the run starts; ``column[a:b]`` builds a list.
+    """
+
+    __slots__ = ("starts", "values", "rows")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.values: list[Any] = []
+        self.rows = 0
+
+    def append_run(self, value: Any, n: int) -> None:
+        if n <= 0:
+            return
+        if not self.values or self.values[-1] is not value:  # the same object again extends the run
+            self.values.append(value)  # value before start: a concurrent reader never sees a start alone
+            self.starts.append(self.rows)
+        self.rows += n
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.rows)
+            if step != 1:
+                return self[:][key]
+            out: list[Any] = []
+            i = max(bisect.bisect_right(self.starts, start) - 1, 0)
+            at = start
+            while at < stop:
+                end = self.starts[i + 1] if i + 1 < len(self.starts) else self.rows
+                out += [self.values[i]] * (min(end, stop) - at)
+                at, i = end, i + 1
+            return out
+        row = key + self.rows if key < 0 else key
+        if not 0 <= row < self.rows:
+            raise IndexError("ledger row out of range")
+        return self.values[bisect.bisect_right(self.starts, row) - 1]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self[:])
+
+
 class ChannelLedger:
-    """The columns of one channel. ``duplicate`` is extended last: its length is the committed row count."""
+    """The columns of one channel. ``duplicate`` is extended last: its length is the committed row count.
+
+    Values that one append gives to all its rows (app, key, content, sender, task, submit time,
+    request number) are :class:`Runs`; the rest are lists.
+    """
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
         self.msg_id: list[str] = []
         self.recipient: list[str] = []
         self.order_id: list[str] = []
-        self.app_id: list[str] = []
-        self.api_key: list[str] = []
-        self.content: list[str] = []
-        self.sender: list[str] = []
-        self.task_id: list[str] = []
-        self.submit_at: list[float] = []
-        self.request_no: list[int] = []
+        self.app_id = Runs()
+        self.api_key = Runs()
+        self.content = Runs()
+        self.sender = Runs()
+        self.task_id = Runs()
+        self.submit_at = Runs()
+        self.request_no = Runs()
         self.deliver_at: list[float] = []
         self.outcome: list[str] = []
         self.reason: list[str] = []
@@ -108,11 +159,17 @@ class Ledger:
         seen = led.seen.get(scope)
         if seen is None:
             seen = led.seen[scope] = set()
-        # Fast path: set operations in C; the per-row loop only runs when something repeats.
-        if seen.isdisjoint(recipients) and len(set(recipients)) == n:
-            dup_flags = [False] * n
+        # Fast path: set operations in C (a probe, then an insert that also proves the recipients
+        # distinct); the per-row loop only runs when something repeats.
+        dup_flags: list[bool] | None = None
+        if seen.isdisjoint(recipients):
+            before = len(seen)
             seen.update(recipients)
-        else:
+            if len(seen) - before == n:
+                dup_flags = [False] * n
+            else:  # repeated within this call: none was in the scope before, so this undoes it
+                seen.difference_update(recipients)
+        if dup_flags is None:
             dup_flags = []
             for r in recipients:
                 dup_flags.append(r in seen)
@@ -121,13 +178,13 @@ class Ledger:
         led.msg_id.extend(msg_ids)
         led.recipient.extend(recipients)
         led.order_id.extend(order_ids if order_ids is not None else [""] * n)
-        led.app_id.extend([app_id] * n)
-        led.api_key.extend([api_key] * n)
-        led.content.extend([content] * n)
-        led.sender.extend([sender] * n)
-        led.task_id.extend([task_id] * n)
-        led.submit_at.extend([submit_at] * n)
-        led.request_no.extend([request_no] * n)
+        led.app_id.append_run(app_id, n)
+        led.api_key.append_run(api_key, n)
+        led.content.append_run(content, n)
+        led.sender.append_run(sender, n)
+        led.task_id.append_run(task_id, n)
+        led.submit_at.append_run(submit_at, n)
+        led.request_no.append_run(request_no, n)
         led.deliver_at.extend(deliver_at)
         led.outcome.extend(outcomes)
         led.reason.extend(reasons)

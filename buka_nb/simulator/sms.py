@@ -197,8 +197,10 @@ def get_sent_rcd(call: Call) -> dict[str, Any]:
     n = len(led)
     key, app = acct.api_key, acct.sms_app_id
     # Only final messages are listed: the call reports what was delivered or failed in the slot.
-    rows = [i for i in range(n) if start <= led.submit_at[i] <= end and led.deliver_at[i] <= now
-            and led.app_id[i] == app and led.api_key[i] == key]
+    # Whole columns first: Runs columns answer slices in bulk but bisect for every single row.
+    submit_at, deliver_at, apps, keys = led.submit_at[:n], led.deliver_at[:n], led.app_id[:n], led.api_key[:n]
+    rows = [i for i in range(n) if start <= submit_at[i] <= end and deliver_at[i] <= now
+            and apps[i] == app and keys[i] == key]
     array = []
     ok = bad = 0
     for i in rows[first:first + MAX_SENT_ROWS]:
