@@ -17,7 +17,7 @@ from http.client import parse_headers
 import pytest
 
 from buka_nb.simulator.common import csv_list
-from buka_nb.simulator.ledger import Runs
+from buka_nb.simulator.columns import Chunks, IdRange, Runs
 from buka_nb.simulator.server import Headers, parse_json, read_headers
 from buka_nb.simulator.state import TZ, SimState
 
@@ -134,3 +134,25 @@ def test_ids_are_prefix_and_seven_digit_counter(now):
         ids = state.new_ids(n, now)
         counter = 1_000_000 + ids.serial % 9_000_000
         assert ids == [prefix + str(c) for c in range(counter, counter + n)]
+
+
+def test_chunks_of_lists_and_id_ranges_read_like_one_list():
+    rng = random.Random(9)
+    for _ in range(200):
+        column, plain = Chunks(), []
+        for _ in range(rng.randrange(5)):
+            if rng.random() < 0.5:
+                chunk = [rng.random() for _ in range(rng.randrange(4))]
+            else:
+                n = rng.randrange(2100)
+                counter = rng.randrange(1_000_000, 9_999_999 - n)
+                chunk = IdRange(0, "261201123456", counter, n)
+                assert chunk.tolist() == ["261201123456" + str(counter + k) for k in range(n)]
+            column.append_chunk(chunk)
+            plain += list(chunk)
+        assert len(column) == len(plain) and column[:] == plain
+        points = sorted({0, 1, -1, len(plain), *(rng.randrange(-len(plain) - 2, len(plain) + 3) for _ in range(5))})
+        for a, b in itertools.product(points, repeat=2):
+            assert column[a:b] == plain[a:b] and column[a:b:2] == plain[a:b:2] and column[b:a:-1] == plain[b:a:-1]
+        for i in range(-len(plain), len(plain), max(1, len(plain) // 40)):
+            assert column[i] == plain[i]

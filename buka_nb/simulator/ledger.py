@@ -1,8 +1,8 @@
 """The simulator's ledger: every accepted message, stored column-wise so 10^6 rows stay cheap.
 
 One :class:`ChannelLedger` per channel (``sms``, ``email``, ``voice``). A request appends its rows in
-one go (lists extended by whole batches, constants repeated with ``[x] * n``), so per-message work
-is a few C-level list operations. Delivery is decided at submit time (seeded) and the *state* of a
+one go (lists extended by whole batches; per-batch constants and message ids kept once per batch,
+see :mod:`.columns`), so per-message work is a few C-level list operations. Delivery is decided at submit time (seeded) and the *state* of a
 message is derived from the sim clock: pending until ``deliver_at``, then its ``outcome``.
 
 >>> led = Ledger(clock=lambda: 100.0)
@@ -20,6 +20,8 @@ import io
 import json
 import math
 from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from .columns import Chunks, IdRange, Runs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,63 +44,16 @@ STRING_COLUMNS = ("channel", "app_id", "api_key", "recipient", "order_id", "msg_
 DELIVERED = frozenset({"delivered", "ANSWERED"})
 
 
-class Runs:
-    """A read-only column that is constant over each appended batch: one (start row, value) per run.
-
-    Appending a run is O(1) where a list would copy the value into every row (~10^6 times for a
-    big campaign). ``column[row]`` bisects the run starts; ``column[a:b]`` builds a list.
-    """
-
-    __slots__ = ("starts", "values", "rows")
-
-    def __init__(self) -> None:
-        self.starts: list[int] = []
-        self.values: list[Any] = []
-        self.rows = 0
-
-    def append_run(self, value: Any, n: int) -> None:
-        if n <= 0:
-            return
-        if not self.values or self.values[-1] is not value:  # the same object again extends the run
-            self.values.append(value)  # value before start: a concurrent reader never sees a start alone
-            self.starts.append(self.rows)
-        self.rows += n
-
-    def __len__(self) -> int:
-        return self.rows
-
-    def __getitem__(self, key: int | slice) -> Any:
-        if isinstance(key, slice):
-            start, stop, step = key.indices(self.rows)
-            if step != 1:
-                return self[:][key]
-            out: list[Any] = []
-            i = max(bisect.bisect_right(self.starts, start) - 1, 0)
-            at = start
-            while at < stop:
-                end = self.starts[i + 1] if i + 1 < len(self.starts) else self.rows
-                out += [self.values[i]] * (min(end, stop) - at)
-                at, i = end, i + 1
-            return out
-        row = key + self.rows if key < 0 else key
-        if not 0 <= row < self.rows:
-            raise IndexError("ledger row out of range")
-        return self.values[bisect.bisect_right(self.starts, row) - 1]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self[:])
-
-
 class ChannelLedger:
     """The columns of one channel. ``duplicate`` is extended last: its length is the committed row count.
 
     Values that one append gives to all its rows (app, key, content, sender, task, submit time,
-    request number) are :class:`Runs`; the rest are lists.
+    request number) are :class:`Runs`, message ids are :class:`Chunks`; the rest are lists.
     """
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
-        self.msg_id: list[str] = []
+        self.msg_id = Chunks()
         self.recipient: list[str] = []
         self.order_id: list[str] = []
         self.app_id = Runs()
@@ -175,7 +130,7 @@ class Ledger:
                 dup_flags.append(r in seen)
                 seen.add(r)
             led.duplicates += sum(dup_flags)
-        led.msg_id.extend(msg_ids)
+        led.msg_id.append_chunk(msg_ids if isinstance(msg_ids, IdRange) else list(msg_ids))
         led.recipient.extend(recipients)
         led.order_id.extend(order_ids if order_ids is not None else [""] * n)
         led.app_id.append_run(app_id, n)

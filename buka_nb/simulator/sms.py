@@ -8,6 +8,7 @@ simulator must absorb ~10^6 numbers faster than a client can send them.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from typing import Any
@@ -16,6 +17,7 @@ from ..segments import MAX_CONTENT_CHARS, sms_segments
 from .common import (Call, Route, RawJSON, csv_list, integer, page, price_text, reply, reply_b, status_report,
                      text)
 from .accounts import MICROS, money
+from .columns import TAILS, IdRange
 from .state import iso8, parse_time
 
 MAX_GET_NUMBERS = 100
@@ -137,7 +139,7 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         if not acct.charge(total_cost):
             return reply("sms", -10)
         for g, (deliver, outcomes, reasons) in zip(groups, fates):
-            ids = state.new_ids(len(g["numbers"]), now)
+            ids = state.new_id_range(len(g["numbers"]), now)
             start = state.ledger.append(
                 "sms", msg_ids=ids, recipients=g["numbers"], order_ids=g["order_ids"], app_id=acct.sms_app_id,
                 api_key=acct.api_key, content=g["content"], sender=g["sender"], submit_at=now,
@@ -155,19 +157,24 @@ def _units(content: str) -> int:
     return sms_segments(content)[1]
 
 
-def _items_json(ids: list[str], numbers: list[str], orders: list[str]) -> str:
+def _items_json(ids: IdRange, numbers: list[str], orders: list[str]) -> str:
     """The ``array`` items as JSON text: f-strings are ~2x faster than json.dumps on 1000 dicts.
 
-    Ids and numbers are ASCII digits by construction; orderIds are escaped unless plainly safe.
+    Ids are written from their 16-digit heads and 3-digit tails, never made as strings of their
+    own. Ids and numbers are ASCII digits by construction; orderIds are escaped unless plainly safe.
     """
+    pieces = list(ids.pieces())
+    heads = itertools.chain.from_iterable(itertools.repeat(head, k) for head, _, k in pieces)
+    tails = itertools.chain.from_iterable(TAILS[tail:tail + k] for _, tail, k in pieces)
     joined = "".join(orders)
     # Plain text needs no JSON escaping. isprintable() rules out control characters in C; it also
     # refuses a few harmless ones (DEL, U+2028, ...), which then merely take the json.dumps path.
     if joined.isprintable() and '"' not in joined and "\\" not in joined:
-        return ",".join([f'{{"msgId":"{m}","number":"{n}","orderId":"{o}"}}' for m, n, o in zip(ids, numbers, orders)])
+        return ",".join([f'{{"msgId":"{h}{t}","number":"{n}","orderId":"{o}"}}'
+                         for h, t, n, o in zip(heads, tails, numbers, orders)])
     dumps = json.dumps
-    return ",".join([f'{{"msgId":"{m}","number":"{n}","orderId":{dumps(o, ensure_ascii=False)}}}'
-                     for m, n, o in zip(ids, numbers, orders)])
+    return ",".join([f'{{"msgId":"{h}{t}","number":"{n}","orderId":{dumps(o, ensure_ascii=False)}}}'
+                     for h, t, n, o in zip(heads, tails, numbers, orders)])
 
 
 def get_report(call: Call) -> dict[str, Any]:

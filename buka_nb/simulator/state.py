@@ -21,6 +21,7 @@ import numpy as np
 
 from .accounts import Account, default_accounts, money
 from .config import DeliveryModel, Fault, FaultPlan, Scenario
+from .columns import IdRange
 from .ledger import ID_COUNTER_BASE, ID_COUNTER_SPAN, Ledger
 
 #: BUKA's platform time zone: every formatted time is ``+08:00`` (samples in buka-api.md).
@@ -52,10 +53,6 @@ def parse_time(text: Any) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=TZ)
     return parsed.timestamp()
-
-
-#: "000" ... "999", the last three digits of message ids.
-_TAILS = [f"{i:03d}" for i in range(1000)]
 
 
 class IdBlock(list):
@@ -202,6 +199,13 @@ class SimState:
         straddles the counter's wrap, which lets the ledger find an id by bisecting block serials
         instead of keeping a dict of every id. Caller holds the lock.
         """
+        block = self.new_id_range(n, now)
+        ids = IdBlock(block.tolist())
+        ids.serial = block.serial
+        return ids
+
+    def new_id_range(self, n: int, now: float) -> IdRange:
+        """The ids :meth:`new_ids` would give, not yet spelled out (sendSms keeps them so: see IdRange)."""
         first = self._next_id
         room = ID_COUNTER_SPAN - first % ID_COUNTER_SPAN
         if n > room:
@@ -210,18 +214,7 @@ class SimState:
         clock = self._id_clock
         if clock[0] != now:  # a batch asks once per group, all at the same instant
             clock = self._id_clock = (now, datetime.fromtimestamp(now, TZ).strftime("%y%m%d%H%M%S"))
-        counter = ID_COUNTER_BASE + first % ID_COUNTER_SPAN
-        # Each id is its first 16 digits (prefix and counter // 1000) plus a ready-made 3-digit tail:
-        # one concatenation per id, where str() of a 19-digit int costs four times as much.
-        ids = IdBlock()
-        end = counter + n
-        while counter < end:
-            head, tail = divmod(counter, 1000)
-            k = min(1000 - tail, end - counter)
-            ids += map(f"{clock[1]}{head}".__add__, _TAILS[tail:tail + k])
-            counter += k
-        ids.serial = first
-        return ids
+        return IdRange(first, clock[1], ID_COUNTER_BASE + first % ID_COUNTER_SPAN, n)
 
     # -- delivery --------------------------------------------------------------------------------
     def decide(self, channel: str, recipients: list[str], content: str,
