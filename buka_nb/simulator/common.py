@@ -97,6 +97,10 @@ def text(params: dict[str, Any], name: str) -> str | None:
 
 def csv_list(value: str) -> list[str]:
     """Split a comma-separated BUKA list, stripping blanks around items (empty string → [])."""
+    # The usual list has no blanks at all, and then needs no strip per item. split() finds blanks
+    # in C with the same notion of whitespace as strip(): no blank iff it returns [value].
+    if value.split(None, 1) == [value]:
+        return value.split(",")
     if not value.strip():
         return []
     return [item.strip() for item in value.split(",")]

@@ -274,13 +274,25 @@ class DeliveryModel:
         return asdict(self) | {"fail_reasons": {ch: [list(p) for p in pairs]
                                                 for ch, pairs in self.fail_reasons.items()}}
 
-    def fail_reason(self, channel: str, u: float) -> str:
-        """The failure reason for a uniform draw *u* in [0, 1)."""
+    def fail_thresholds(self, channel: str) -> tuple[tuple[float, str], ...]:
+        """(cumulative share, reason) per failure reason of *channel*, for :meth:`fail_reason`."""
         pairs = self.fail_reasons.get(channel) or (("FAILED", 1.0),)
         total = sum(w for _, w in pairs)
         acc = 0.0
+        out = []
         for reason, weight in pairs:
             acc += weight / total
+            out.append((acc, reason))
+        return tuple(out)
+
+    def fail_reason(self, channel: str, u: float,
+                    thresholds: tuple[tuple[float, str], ...] | None = None) -> str:
+        """The failure reason for a uniform draw *u* in [0, 1).
+
+        *thresholds* (:meth:`fail_thresholds`) may be passed in by a caller drawing many messages.
+        """
+        thresholds = thresholds or self.fail_thresholds(channel)
+        for acc, reason in thresholds:
             if u < acc:
                 return reason
-        return pairs[-1][0]
+        return thresholds[-1][1]

@@ -1,8 +1,8 @@
 """The simulator's ledger: every accepted message, stored column-wise so 10^6 rows stay cheap.
 
 One :class:`ChannelLedger` per channel (``sms``, ``email``, ``voice``). A request appends its rows in
-one go (lists extended by whole batches, constants repeated with ``[x] * n``), so per-message work
-is a few C-level list operations. Delivery is decided at submit time (seeded) and the *state* of a
+one go (lists extended by whole batches; per-batch constants and message ids kept once per batch,
+see :mod:`.columns`), so per-message work is a few C-level list operations. Delivery is decided at submit time (seeded) and the *state* of a
 message is derived from the sim clock: pending until ``deliver_at``, then its ``outcome``.
 
 >>> led = Ledger(clock=lambda: 100.0)
@@ -20,6 +20,8 @@ import io
 import json
 import math
 from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from .columns import Chunks, IdRange, Runs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,20 +45,24 @@ DELIVERED = frozenset({"delivered", "ANSWERED"})
 
 
 class ChannelLedger:
-    """The columns of one channel. ``duplicate`` is extended last: its length is the committed row count."""
+    """The columns of one channel. ``duplicate`` is extended last: its length is the committed row count.
+
+    Values that one append gives to all its rows (app, key, content, sender, task, submit time,
+    request number) are :class:`Runs`, message ids are :class:`Chunks`; the rest are lists.
+    """
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
-        self.msg_id: list[str] = []
+        self.msg_id = Chunks()
         self.recipient: list[str] = []
         self.order_id: list[str] = []
-        self.app_id: list[str] = []
-        self.api_key: list[str] = []
-        self.content: list[str] = []
-        self.sender: list[str] = []
-        self.task_id: list[str] = []
-        self.submit_at: list[float] = []
-        self.request_no: list[int] = []
+        self.app_id = Runs()
+        self.api_key = Runs()
+        self.content = Runs()
+        self.sender = Runs()
+        self.task_id = Runs()
+        self.submit_at = Runs()
+        self.request_no = Runs()
         self.deliver_at: list[float] = []
         self.outcome: list[str] = []
         self.reason: list[str] = []
@@ -108,26 +114,32 @@ class Ledger:
         seen = led.seen.get(scope)
         if seen is None:
             seen = led.seen[scope] = set()
-        # Fast path: set operations in C; the per-row loop only runs when something repeats.
-        if seen.isdisjoint(recipients) and len(set(recipients)) == n:
-            dup_flags = [False] * n
+        # Fast path: set operations in C (a probe, then an insert that also proves the recipients
+        # distinct); the per-row loop only runs when something repeats.
+        dup_flags: list[bool] | None = None
+        if seen.isdisjoint(recipients):
+            before = len(seen)
             seen.update(recipients)
-        else:
+            if len(seen) - before == n:
+                dup_flags = [False] * n
+            else:  # repeated within this call: none was in the scope before, so this undoes it
+                seen.difference_update(recipients)
+        if dup_flags is None:
             dup_flags = []
             for r in recipients:
                 dup_flags.append(r in seen)
                 seen.add(r)
             led.duplicates += sum(dup_flags)
-        led.msg_id.extend(msg_ids)
+        led.msg_id.append_chunk(msg_ids if isinstance(msg_ids, IdRange) else list(msg_ids))
         led.recipient.extend(recipients)
         led.order_id.extend(order_ids if order_ids is not None else [""] * n)
-        led.app_id.extend([app_id] * n)
-        led.api_key.extend([api_key] * n)
-        led.content.extend([content] * n)
-        led.sender.extend([sender] * n)
-        led.task_id.extend([task_id] * n)
-        led.submit_at.extend([submit_at] * n)
-        led.request_no.extend([request_no] * n)
+        led.app_id.append_run(app_id, n)
+        led.api_key.append_run(api_key, n)
+        led.content.append_run(content, n)
+        led.sender.append_run(sender, n)
+        led.task_id.append_run(task_id, n)
+        led.submit_at.append_run(submit_at, n)
+        led.request_no.append_run(request_no, n)
         led.deliver_at.extend(deliver_at)
         led.outcome.extend(outcomes)
         led.reason.extend(reasons)

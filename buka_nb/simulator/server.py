@@ -9,8 +9,11 @@ Requests under ``/v3/`` go through: count → pick faults → latency → (reset
 
 from __future__ import annotations
 
+import email.parser
+import http.client
 import json
 import logging
+import re
 import socket
 import struct
 import threading
@@ -20,8 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
+
 from ..signing import MAX_SKEW_SECONDS, verify
-from . import aivoice, control, email, sms
+from . import aivoice, control, email as email_api, sms
 from .common import AUTH_CODE, CRASH_CODE, PARAM_CODE, SKEW_CODE, Call, Route, encode
 from .config import TERMINAL
 from .state import SimState
@@ -31,12 +36,56 @@ log = logging.getLogger("buka_nb.simulator")
 LOOPBACK = ("127.0.0.1", "localhost")
 JSON_TYPE = "application/json;charset=UTF-8"
 
+#: http.client's limits on header lines (its _MAXLINE and _MAXHEADERS).
+MAX_LINE = 65536
+MAX_HEADERS = 100
+
+#: A plain header line: a token name, a colon, the value on this one line. The class of name
+#: characters is the email parser's (printable ASCII but the colon); blanks after the colon are not
+#: part of the value, anything else up to the line end is, as in the email package's compat32 policy.
+_FIELD = re.compile(rb"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")
+
+
+class Headers(dict):
+    """Request headers keyed by lower-cased name; like ``email.message.Message.get``, the first of
+    repeated headers wins and lookups ignore case."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict.get(self, name.lower(), default)
+
+
+def read_headers(rfile: Any) -> Headers | http.client.HTTPMessage:
+    """``http.client.parse_headers`` for the usual request, without the email parser's ~100 µs.
+
+    Lines are read with the same limits (and the same exceptions). When every line is a plain
+    ``Name: value`` the fields are split here; anything else (folded lines, a missing colon, a stray
+    CR) goes to the email parser exactly as ``parse_headers`` would, so the answers cannot differ.
+    """
+    lines = []
+    while True:
+        line = rfile.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        lines.append(line)
+        if len(lines) > MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
+        if line in (b"\r\n", b"\n", b""):
+            break
+    fields = Headers()
+    for line in lines[:-1]:
+        match = _FIELD.fullmatch(line)
+        if match is None:
+            text = b"".join(lines).decode("iso-8859-1")
+            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text)
+        fields.setdefault(match[1].decode("ascii").lower(), match[2].decode("iso-8859-1"))
+    return fields
+
 
 class Router:
     """Path → :class:`Route`. SMS and email paths are exact; AI voice is case-insensitive (§8 row 9)."""
 
     def __init__(self) -> None:
-        self.exact = {r.name: r for r in sms.ROUTES + email.ROUTES}
+        self.exact = {r.name: r for r in sms.ROUTES + email_api.ROUTES}
         self.folded = {r.name.lower(): r for r in aivoice.ROUTES}
 
     def resolve(self, path: str) -> Route | None:
@@ -80,6 +129,36 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # no per-request logging
         pass
+
+    def parse_request(self) -> bool:
+        """``BaseHTTPRequestHandler.parse_request`` with a lean path for the usual request line.
+
+        ``METHOD PATH HTTP/1.1`` (or 1.0) is handled here with the stdlib's results and the headers
+        come from :func:`read_headers`; any other request line goes to the stdlib untouched.
+        """
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = requestline.split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.1", "HTTP/1.0") or words[1].startswith("//"):
+            return super().parse_request()
+        self.requestline = requestline
+        self.command, self.path, self.request_version = words
+        self.close_connection = words[2] != "HTTP/1.1"
+        try:
+            self.headers = read_headers(self.rfile)
+        except http.client.LineTooLong as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(err))
+            return False
+        except http.client.HTTPException as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(err))
+            return False
+        conntype = self.headers.get("Connection", "").lower()
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive":
+            self.close_connection = False
+        if self.headers.get("Expect", "").lower() == "100-continue" and self.request_version == "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
 
     def setup(self) -> None:
         super().setup()
@@ -227,7 +306,7 @@ class Handler(BaseHTTPRequestHandler):
         if raw.strip():
             # §8 row 23: the body is JSON whatever the Content-Type says.
             try:
-                body = json.loads(raw)
+                body = parse_json(raw)
             except ValueError:
                 return route.error(PARAM_CODE[channel])
             if not isinstance(body, dict):
@@ -240,6 +319,29 @@ class Handler(BaseHTTPRequestHandler):
             log.exception("simulator handler %s failed", route.name)
             state.record_crash(route.name, exc)
             return route.error(CRASH_CODE[channel])
+
+
+def parse_json(raw: bytes) -> Any:
+    """``json.loads(raw)``, computed by orjson when it gives the same answer (5x faster on a batch).
+
+    orjson refuses what only the json module accepts (NaN, a BOM, UTF-16, lone surrogates, deep
+    nesting), and reads integers beyond 64 bits as floats: those bodies, and any with a float, are
+    read again by json so that every body means what it meant before.
+    """
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+    stack = [body]
+    while stack:  # iterative: a body may nest ~1000 deep
+        item = stack.pop()
+        if type(item) is dict:
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+        elif type(item) is float:
+            return json.loads(raw)
+    return body
 
 
 def serve_in_thread(server: SimHTTPServer) -> threading.Thread:

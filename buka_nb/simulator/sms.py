@@ -7,6 +7,8 @@ simulator must absorb ~10^6 numbers faster than a client can send them.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import re
 from typing import Any
@@ -15,6 +17,7 @@ from ..segments import MAX_CONTENT_CHARS, sms_segments
 from .common import (Call, Route, RawJSON, csv_list, integer, page, price_text, reply, reply_b, status_report,
                      text)
 from .accounts import MICROS, money
+from .columns import TAILS, IdRange
 from .state import iso8, parse_time
 
 MAX_GET_NUMBERS = 100
@@ -31,8 +34,8 @@ MCC = {"1": "310", "7": "250", "20": "602", "27": "655", "33": "208", "34": "214
        "234": "621", "254": "639", "880": "470", "966": "420", "971": "424"}
 
 
-#: Text that needs no JSON escaping (no quote, backslash or control character).
-_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
+#: A numbers list in which every item is a valid number (7-15 ASCII digits) and nothing else.
+_NUMBERS = re.compile(r"[0-9]{7,15}(?:,[0-9]{7,15})*")
 
 
 def get_balance(call: Call) -> dict[str, Any]:
@@ -49,7 +52,9 @@ def _group(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     sender, order = text(params, "senderId"), text(params, "orderId")
     if None in (numbers, content, sender, order):
         return -22, {}
-    tokens = csv_list(numbers)
+    # The usual group is nothing but valid numbers and commas: one regex proves it for all of them.
+    valid = _NUMBERS.fullmatch(numbers) is not None
+    tokens = numbers.split(",") if valid else csv_list(numbers)
     if not tokens:
         return -8, {}
     if not content:
@@ -61,7 +66,7 @@ def _group(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     orders = csv_list(order) if order else [""] * len(tokens)
     if len(orders) != len(tokens):
         return -22, {}
-    return 0, {"tokens": tokens, "orders": orders, "content": content, "sender": sender}
+    return 0, {"tokens": tokens, "orders": orders, "content": content, "sender": sender, "valid": valid}
 
 
 def send_sms(call: Call) -> dict[str, Any]:
@@ -111,32 +116,30 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         if code is not None:
             return reply("sms", code)
         rejected = state.scenario_rejects("sms", g["tokens"]) if state.scenarios else ()
-        # A valid number is 7-15 ASCII digits (isdigit alone accepts superscripts and other Unicode
-        # digits). Inlined rather than a helper: a call per number is measurable at 10^6 numbers.
-        keep = [i for i, t in enumerate(g["tokens"])
-                if t.isascii() and t.isdigit() and 7 <= len(t) <= 15 and i not in rejected]
-        if len(keep) == len(g["tokens"]):
+        if g["valid"] and not rejected:
             g["numbers"], g["order_ids"] = g["tokens"], g["orders"]
         else:
+            # A valid number is 7-15 ASCII digits (isdigit alone accepts superscripts and other Unicode
+            # digits). Inlined rather than a helper: a call per number is measurable at 10^6 numbers.
+            keep = [i for i, t in enumerate(g["tokens"])
+                    if t.isascii() and t.isdigit() and 7 <= len(t) <= 15 and i not in rejected]
             g["numbers"] = [g["tokens"][i] for i in keep]
             g["order_ids"] = [g["orders"][i] for i in keep]
-        g["units"] = sms_segments(g["content"])[1]
-        total_cost += len(keep) * g["units"] * price
-        accepted += len(keep)
-        failed += len(g["tokens"]) - len(keep)
+        g["units"] = _units(g["content"])
+        total_cost += len(g["numbers"]) * g["units"] * price
+        accepted += len(g["numbers"])
+        failed += len(g["tokens"]) - len(g["numbers"])
     if not accepted:
         return reply("sms", -9)
     now = state.now()
     # The seeded draw is the heaviest per-number step; it needs no lock.
-    for g in groups:
-        g["delivery"] = state.decide("sms", g["numbers"], g["content"], now)
+    fates = state.decide_groups("sms", [(g["numbers"], g["content"]) for g in groups], now)
     parts: list[str] = []
     with state.lock:
         if not acct.charge(total_cost):
             return reply("sms", -10)
-        for g in groups:
-            ids = state.new_ids(len(g["numbers"]), now)
-            deliver, outcomes, reasons = g["delivery"]
+        for g, (deliver, outcomes, reasons) in zip(groups, fates):
+            ids = state.new_id_range(len(g["numbers"]), now)
             start = state.ledger.append(
                 "sms", msg_ids=ids, recipients=g["numbers"], order_ids=g["order_ids"], app_id=acct.sms_app_id,
                 api_key=acct.api_key, content=g["content"], sender=g["sender"], submit_at=now,
@@ -148,16 +151,30 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
     return reply("sms", 0, success=str(accepted), fail=str(failed), array=array)
 
 
-def _items_json(ids: list[str], numbers: list[str], orders: list[str]) -> str:
+@functools.lru_cache(maxsize=4096)
+def _units(content: str) -> int:
+    """Billed segments of *content*; cached because a campaign sends a few texts to many numbers."""
+    return sms_segments(content)[1]
+
+
+def _items_json(ids: IdRange, numbers: list[str], orders: list[str]) -> str:
     """The ``array`` items as JSON text: f-strings are ~2x faster than json.dumps on 1000 dicts.
 
-    Ids and numbers are ASCII digits by construction; orderIds are escaped unless plainly safe.
+    Ids are written from their 16-digit heads and 3-digit tails, never made as strings of their
+    own. Ids and numbers are ASCII digits by construction; orderIds are escaped unless plainly safe.
     """
-    if _PLAIN.fullmatch("".join(orders)):
-        return ",".join([f'{{"msgId":"{m}","number":"{n}","orderId":"{o}"}}' for m, n, o in zip(ids, numbers, orders)])
+    pieces = list(ids.pieces())
+    heads = itertools.chain.from_iterable(itertools.repeat(head, k) for head, _, k in pieces)
+    tails = itertools.chain.from_iterable(TAILS[tail:tail + k] for _, tail, k in pieces)
+    joined = "".join(orders)
+    # Plain text needs no JSON escaping. isprintable() rules out control characters in C; it also
+    # refuses a few harmless ones (DEL, U+2028, ...), which then merely take the json.dumps path.
+    if joined.isprintable() and '"' not in joined and "\\" not in joined:
+        return ",".join([f'{{"msgId":"{h}{t}","number":"{n}","orderId":"{o}"}}'
+                         for h, t, n, o in zip(heads, tails, numbers, orders)])
     dumps = json.dumps
-    return ",".join([f'{{"msgId":"{m}","number":"{n}","orderId":{dumps(o, ensure_ascii=False)}}}'
-                     for m, n, o in zip(ids, numbers, orders)])
+    return ",".join([f'{{"msgId":"{h}{t}","number":"{n}","orderId":{dumps(o, ensure_ascii=False)}}}'
+                     for h, t, n, o in zip(heads, tails, numbers, orders)])
 
 
 def get_report(call: Call) -> dict[str, Any]:
@@ -187,8 +204,10 @@ def get_sent_rcd(call: Call) -> dict[str, Any]:
     n = len(led)
     key, app = acct.api_key, acct.sms_app_id
     # Only final messages are listed: the call reports what was delivered or failed in the slot.
-    rows = [i for i in range(n) if start <= led.submit_at[i] <= end and led.deliver_at[i] <= now
-            and led.app_id[i] == app and led.api_key[i] == key]
+    # Whole columns first: Runs columns answer slices in bulk but bisect for every single row.
+    submit_at, deliver_at, apps, keys = led.submit_at[:n], led.deliver_at[:n], led.app_id[:n], led.api_key[:n]
+    rows = [i for i in range(n) if start <= submit_at[i] <= end and deliver_at[i] <= now
+            and apps[i] == app and keys[i] == key]
     array = []
     ok = bad = 0
     for i in rows[first:first + MAX_SENT_ROWS]:

@@ -1,0 +1,158 @@
+"""Simulator fast paths give exactly what the plain code they shortcut gives.
+
+Each fast path (lean header parsing, orjson bodies, run-length ledger columns, the vectorised
+delivery draw, ids from ready-made tails, blank-free list splitting) is checked against the
+straightforward computation on inputs chosen to hit its fallbacks too.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import random
+import zlib
+from http.client import parse_headers
+
+import pytest
+
+from buka_nb.simulator.common import csv_list
+from buka_nb.simulator.columns import Chunks, IdRange, Runs
+from buka_nb.simulator.server import Headers, parse_json, read_headers
+from buka_nb.simulator.state import TZ, SimState
+
+HEADER_BLOCKS = [
+    b"Api-Key: k\r\nTimestamp: 1\r\nSign: s\r\n\r\n",
+    b"api-key:k\r\nAPI-KEY: second\r\n\r\n",                  # first of repeated headers wins
+    b"X: \t padded \t\r\nY:\r\n\n",                          # blanks after the colon, empty value
+    b"X: caf\xe9\r\n\r\n",                                   # latin-1 value
+    b"X: folded\r\n  more\r\n\r\n",                          # obs-fold: the email parser's call
+    b"X : space before colon\r\nY: y\r\n\r\n",               # not a header line: ends the headers
+    b"X: a\rb\r\n\r\n",                                      # stray CR splits the line
+    b"no colon\r\n\r\n",
+    b"",                                                     # no header lines at all
+    b"X: eof-terminated",
+]
+
+
+@pytest.mark.parametrize("block", HEADER_BLOCKS)
+def test_read_headers_answers_like_http_client(block):
+    ours, theirs = read_headers(io.BytesIO(block)), parse_headers(io.BytesIO(block))
+    for name in ("api-key", "API-KEY", "Timestamp", "sign", "x", "X", "y", "missing"):
+        assert ours.get(name) == theirs.get(name) and ours.get(name, "d") == theirs.get(name, "d")
+    assert isinstance(ours, Headers) == (HEADER_BLOCKS.index(block) in (0, 1, 2, 3, 8))  # else the fallback
+
+
+def test_read_headers_keeps_http_client_limits():
+    for block in (b"X: " + b"a" * 70000 + b"\r\n\r\n", b"X: a\r\n" * 100 + b"\r\n"):
+        errors = []
+        for parse in (parse_headers, read_headers):
+            with pytest.raises(Exception) as err:
+                parse(io.BytesIO(block))
+            errors.append((type(err.value), str(err.value)))
+        assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": "x", "n": [1, 2, {"b": null}]}', b'{"a": 1, "a": 2}', b'{"big": 123456789012345678901234567890}',
+    b'{"f": 1.5e3, "neg": -0}', b'{"nan": NaN}', b'{"s": "\\ud800"}', b'\xef\xbb\xbf{"bom": 1}',
+    '{"utf16": 1}'.encode("utf-16"), b'{"deep": ' + b"[" * 50 + b"]" * 50 + b"}",
+])
+def test_parse_json_means_what_json_loads_means(raw):
+    ours, theirs = parse_json(raw), json.loads(raw)
+    assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("raw", [b"{bad", b"[1,]", b'"\xff"'])
+def test_parse_json_refuses_what_json_refuses(raw):
+    with pytest.raises(ValueError):
+        json.loads(raw)
+    with pytest.raises(ValueError):
+        parse_json(raw)
+
+
+def test_csv_list_equals_strip_per_item():
+    for value in ["", " ", "a", "a,b", " a , b ", "a,,b", "a,\u00a0b", "\u2003", ",", "a\x1cb,c"]:
+        expected = [item.strip() for item in value.split(",")] if value.strip() else []
+        assert csv_list(value) == expected
+
+
+def test_runs_read_like_the_list_they_replace():
+    rng = random.Random(5)
+    for _ in range(300):
+        runs, plain = Runs(), []
+        for _ in range(rng.randrange(6)):
+            value, n = rng.choice(["a", "b", 1, 2.0, None]), rng.randrange(4)
+            runs.append_run(value, n)
+            plain += [value] * n
+        assert len(runs) == len(plain) and list(runs) == plain
+        for a, b in itertools.product(range(-3, len(plain) + 2), repeat=2):
+            assert runs[a:b] == plain[a:b]
+        for i in range(-len(plain), len(plain)):
+            assert runs[i] == plain[i]
+        with pytest.raises(IndexError):
+            runs[len(plain)]
+
+
+def reference_decide(state, channel, recipients, content, submit_at):
+    """The per-number draw as it was written before it was vectorised."""
+    lo, hi = state.report_delay
+    model = state.delivery
+    p_ok, p_fail = model.delivered, model.failed
+    span, slow_span = hi - lo, hi * (model.slow_factor - 1.0)
+    base = zlib.crc32(f"{state.seed}|{channel}|{content}".encode("utf-8"))
+    hs = [(zlib.crc32(r.encode(), base) * 2654435761) & 0xFFFFFFFF for r in recipients]
+    deliver = [submit_at + lo + (h >> 16) * (span / 65536.0) for h in hs]
+    outcome, reason = ["delivered"] * len(hs), ["success"] * len(hs)
+    for i, h in enumerate(hs):
+        u, v = (h & 0xFFFF) / 65536.0, (h >> 16) / 65536.0
+        if (h & 0xFFFF) >= p_ok * 65536.0:
+            if u < p_ok + p_fail:
+                outcome[i], reason[i] = "failed", model.fail_reason(channel, (u - p_ok) / p_fail)
+            else:
+                deliver[i] = submit_at + hi + v * slow_span
+    return deliver, outcome, reason
+
+
+@pytest.mark.parametrize("delivery", [None, {"delivered": 0.5, "failed": 0.3, "slow": 0.2}])
+def test_vectorised_draw_is_bit_identical(delivery):
+    state = SimState(seed=4, report_delay=(1.5, 29.0), delivery=delivery)
+    groups = [([f"91{k:03d}{i:07d}" for i in range(n)], f"text {k} é") for k, n in enumerate([0, 1, 38, 500])]
+    drawn = state.decide_groups("sms", groups, 1764000000.123)
+    for (recipients, content), fate in zip(groups, drawn):
+        assert fate == reference_decide(state, "sms", recipients, content, 1764000000.123)
+
+
+@pytest.mark.parametrize("now", [1764000000.5, 1104537600.0])  # 2025 and 2005 (a leading zero)
+def test_ids_are_prefix_and_seven_digit_counter(now):
+    from datetime import datetime
+
+    state = SimState()
+    state._next_id = 9_000_000 - 1500  # the counter wraps inside this test
+    prefix = datetime.fromtimestamp(now, TZ).strftime("%y%m%d%H%M%S")
+    for n in (1, 999, 1001, 2000):
+        ids = state.new_ids(n, now)
+        counter = 1_000_000 + ids.serial % 9_000_000
+        assert ids == [prefix + str(c) for c in range(counter, counter + n)]
+
+
+def test_chunks_of_lists_and_id_ranges_read_like_one_list():
+    rng = random.Random(9)
+    for _ in range(200):
+        column, plain = Chunks(), []
+        for _ in range(rng.randrange(5)):
+            if rng.random() < 0.5:
+                chunk = [rng.random() for _ in range(rng.randrange(4))]
+            else:
+                n = rng.randrange(2100)
+                counter = rng.randrange(1_000_000, 9_999_999 - n)
+                chunk = IdRange(0, "261201123456", counter, n)
+                assert chunk.tolist() == ["261201123456" + str(counter + k) for k in range(n)]
+            column.append_chunk(chunk)
+            plain += list(chunk)
+        assert len(column) == len(plain) and column[:] == plain
+        points = sorted({0, 1, -1, len(plain), *(rng.randrange(-len(plain) - 2, len(plain) + 3) for _ in range(5))})
+        for a, b in itertools.product(points, repeat=2):
+            assert column[a:b] == plain[a:b] and column[a:b:2] == plain[a:b:2] and column[b:a:-1] == plain[b:a:-1]
+        for i in range(-len(plain), len(plain), max(1, len(plain) // 40)):
+            assert column[i] == plain[i]
