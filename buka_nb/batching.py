@@ -17,11 +17,12 @@ columns with numpy and Arrow:
 
 from __future__ import annotations
 
-import bisect
 from string import Formatter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +43,6 @@ class Texts(NamedTuple):
 
 
 def _arrow_column(values: pd.Series) -> Any:
-    import pyarrow as pa
 
     arr = pa.array(values.astype("string").array)
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
@@ -59,8 +59,6 @@ def _factorize(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def render_texts(frame: pd.DataFrame, template: str) -> Texts:
     """Fill ``{column}`` placeholders, rendering each distinct combination of field values once."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     parts = list(Formatter().parse(template))
     fields = [name for _, name, _, _ in parts if name is not None]
@@ -185,8 +183,6 @@ class WireBatch(NamedTuple):
 
 def order_ids(prefix: str, rows: np.ndarray) -> Any:
     """``<prefix><row>`` for every row, as an Arrow string array."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     digits = pc.cast(pa.array(rows, pa.int64()), pa.large_string())
     return pc.binary_join_element_wise(pa.scalar(prefix, pa.large_string()), digits, pa.scalar("", pa.large_string()))
@@ -194,8 +190,6 @@ def order_ids(prefix: str, rows: np.ndarray) -> Any:
 
 def _joined(strings: Any, bounds: np.ndarray) -> list[str]:
     """Each run ``strings[bounds[k]:bounds[k+1]]`` joined by commas, in one vectorised pass."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     lists = pa.LargeListArray.from_arrays(pa.array(bounds, pa.int64()), strings)
     return pc.binary_join(lists, pa.scalar(",", pa.large_string())).to_pylist()
@@ -209,7 +203,6 @@ def wire_groups(good: np.ndarray, offset: int, numbers: Any, row_text: np.ndarra
     order inside a group: exactly the order a per-row loop over the request would produce.
     *row_text* None means one text for every row (plain ``sendSms``: a single group).
     """
-    import pyarrow as pa
 
     if not len(good):
         return []

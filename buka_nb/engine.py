@@ -106,18 +106,6 @@ class Sender:
         self.stopped: errors.ApiError | None = None
         self.stopped_after: int | None = None
 
-    async def run(self, batches: Sequence[Batch]) -> dict[int, Outcome]:
-        """Send *batches*; return each batch's :class:`Outcome` by batch number."""
-        self.start()
-        try:
-            outcomes = await self.submit(batches)
-        except BaseException:
-            await self.close(cancel=True)
-            raise
-        await self.close()
-        return outcomes
-
-    # -- a pool that stays up across submissions (a campaign's chunks) -------------------------
     def start(self) -> None:
         """Start ``max_in_flight`` workers; :meth:`submit` feeds them, :meth:`close` ends them."""
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

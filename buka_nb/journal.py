@@ -16,7 +16,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,15 +103,10 @@ class Journal:
 
         if not old():
             return
-        self._db.execute("BEGIN IMMEDIATE")  # another process may be migrating the same file
-        try:
+        with self._transaction():  # another process may be migrating the same file
             if old():
                 for statement in MIGRATE_V1.strip().split(";\n"):
                     self._db.execute(statement.rstrip(";"))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -119,15 +115,21 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    def _write(self, sql: str, args: Sequence[Any] | Iterable[Sequence[Any]] = (), many: bool = False) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, under the lock: committed when the block ends, rolled back if it raises."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                (self._db.executemany if many else self._db.execute)(sql, args)
+                yield self._db
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _write(self, sql: str, args: Sequence[Any] | Iterable[Sequence[Any]] = (), many: bool = False) -> None:
+        with self._transaction() as db:
+            (db.executemany if many else db.execute)(sql, args)
 
     # -- campaigns --------------------------------------------------------------------------
     def open_campaign(self, campaign_id: str, channel: str, fingerprint: str, n_rows: int | None,
@@ -170,18 +172,12 @@ class Journal:
     def plan(self, campaign_id: str, batches: Iterable[BatchRecord]) -> None:
         """Record batches as ``planned`` (one transaction); batches already journaled are kept."""
         batches = list(batches)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT OR IGNORE INTO batch_states (campaign_id, batch, state) VALUES (?,?,?)",
-                                     [(campaign_id, b.batch, PLANNED) for b in batches])
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO batch_rows (campaign_id, batch, rows, recipients, order_ids) VALUES (?,?,?,?,?)",
-                    [(campaign_id, b.batch, _pack(b.rows), _pack(b.recipients), _pack(b.order_ids)) for b in batches])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO batch_states (campaign_id, batch, state) VALUES (?,?,?)",
+                           [(campaign_id, b.batch, PLANNED) for b in batches])
+            db.executemany(
+                "INSERT OR IGNORE INTO batch_rows (campaign_id, batch, rows, recipients, order_ids) VALUES (?,?,?,?,?)",
+                [(campaign_id, b.batch, _pack(b.rows), _pack(b.recipients), _pack(b.order_ids)) for b in batches])
 
     def replan(self, campaign_id: str, batches: Iterable[BatchRecord]) -> None:
         """Store the rows of batches about to be sent again (a resumed campaign may order them anew)."""
@@ -197,17 +193,11 @@ class Journal:
     def record(self, campaign_id: str, batch: int, state: str, outcome: dict[str, Any], attempts: int,
                sent_at: float | None = None) -> None:
         """Record what became of a batch as soon as it is known (state and outcome in one transaction)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("UPDATE batch_states SET state=?, attempts=attempts+?, sent_at=COALESCE(?, sent_at) "
-                                 "WHERE campaign_id=? AND batch=?", (state, attempts, sent_at, campaign_id, batch))
-                self._db.execute("INSERT OR REPLACE INTO batch_outcomes (campaign_id, batch, outcome) VALUES (?,?,?)",
-                                 (campaign_id, batch, _dumps(outcome)))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.execute("UPDATE batch_states SET state=?, attempts=attempts+?, sent_at=COALESCE(?, sent_at) "
+                       "WHERE campaign_id=? AND batch=?", (state, attempts, sent_at, campaign_id, batch))
+            db.execute("INSERT OR REPLACE INTO batch_outcomes (campaign_id, batch, outcome) VALUES (?,?,?)",
+                       (campaign_id, batch, _dumps(outcome)))
 
     def batches(self, campaign_id: str, states: Iterable[str] | None = None) -> list[BatchRecord]:
         sql = ("SELECT s.batch, s.state, r.rows, r.recipients, r.order_ids, s.sent_at, s.attempts, o.outcome "

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (loaded with the module, not on the first send)
-import pyarrow.csv  # noqa: F401
 
 from .batching import SeenNumbers, Texts, render_texts, wire_groups
 from .campaign import DEFAULT, DryRun, Plan, Planner, plan_frame, run_csv, send_frame
@@ -88,7 +86,7 @@ class SmsPlanner(Planner):
     def new_seen(self) -> SeenNumbers:
         return SeenNumbers()
 
-    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: Any) -> Plan:
+    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: SeenNumbers) -> Plan:
         """Validate and batch a chunk, vectorised: no Python work per valid row.
 
         Numbers are cleaned column-wise, the template is filled once per distinct combination of
@@ -123,10 +121,9 @@ class SmsPlanner(Planner):
             refused = (code == 0) & (text_code[texts.row_text] != 0)
             code[refused] = text_code[texts.row_text[refused]]
             detail[refused] = text_detail[texts.row_text[refused]]
-        if isinstance(seen, SeenNumbers):
-            seen.add_chunk(offset, chunk.index)
+        seen.add_chunk(offset, chunk.index)
         if self.duplicates != "allow":
-            self._mark_repeats(chunk, offset, seen, numbers, code, detail)
+            self._mark_repeats(offset, seen, numbers, code, detail)
         bad = np.flatnonzero(code != 0)
         shown = numbers.number.take(pa.array(bad)).to_pylist()
         if len(bad):
@@ -141,18 +138,11 @@ class SmsPlanner(Planner):
         plan.stats = {"rows": n, "valid": len(good), "invalid": len(bad), "batches": len(plan.batches)}
         return plan
 
-    def _mark_repeats(self, chunk: pd.DataFrame, offset: int, seen: Any, numbers: CleanNumbers, code: np.ndarray,
+    def _mark_repeats(self, offset: int, seen: SeenNumbers, numbers: CleanNumbers, code: np.ndarray,
                       detail: np.ndarray) -> None:
         ok = np.flatnonzero(code == 0)
-        if isinstance(seen, SeenNumbers):
-            first = seen.first_rows(numbers.value[ok], ok + offset)
-            labels = seen.labels
-        else:  # a plain dict from a caller of the generic interface
-            first = np.array([seen.setdefault(v, r) for v, r in zip(numbers.value[ok].tolist(), (ok + offset).tolist())],
-                             dtype=np.int64)
-
-            def labels(rows: np.ndarray) -> list[Any]:
-                return chunk.index.take(np.asarray(rows) - offset).tolist()
+        first = seen.first_rows(numbers.value[ok], ok + offset)
+        labels = seen.labels
         repeats = np.flatnonzero(first != ok + offset)
         if not len(repeats):
             return

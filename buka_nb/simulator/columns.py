@@ -60,7 +60,35 @@ class IdRange:
         return self.prefix + str(self.counter + k)
 
 
-class Chunks:
+class _Column:
+    """What :class:`Chunks` and :class:`Runs` share: ``rows`` rows, read by row or by slice (``_slice``)."""
+
+    __slots__ = ()
+    rows: int
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self[:])
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.rows)
+            return self._slice(start, stop) if step == 1 else self[:][key]
+        row = key + self.rows if key < 0 else key
+        if not 0 <= row < self.rows:
+            raise IndexError("ledger row out of range")
+        return self._row(row)
+
+    def _slice(self, start: int, stop: int) -> list[Any]:
+        raise NotImplementedError
+
+    def _row(self, row: int) -> Any:
+        raise NotImplementedError
+
+
+class Chunks(_Column):
     """A read-only column kept as the appended batches themselves (lists or :class:`IdRange`).
 
     ``column[row]`` bisects the chunk starts; a slice joins the chunks it covers.
@@ -79,33 +107,22 @@ class Chunks:
             self.starts.append(self.rows)
             self.rows += len(chunk)
 
-    def __len__(self) -> int:
-        return self.rows
+    def _slice(self, start: int, stop: int) -> list[Any]:
+        out: list[Any] = []
+        i = bisect.bisect_right(self.starts, start) - 1
+        first = self.starts[i] if i >= 0 else 0
+        while 0 <= i < len(self.starts) and self.starts[i] < stop:  # starts: the committed chunks
+            chunk = self.chunks[i]
+            out += chunk.tolist() if isinstance(chunk, IdRange) else chunk
+            i += 1
+        return out[start - first:stop - first]
 
-    def __getitem__(self, key: int | slice) -> Any:
-        if isinstance(key, slice):
-            start, stop, step = key.indices(self.rows)
-            if step != 1:
-                return self[:][key]
-            out: list[Any] = []
-            i = bisect.bisect_right(self.starts, start) - 1
-            first = self.starts[i] if i >= 0 else 0
-            while 0 <= i < len(self.starts) and self.starts[i] < stop:  # starts: the committed chunks
-                chunk = self.chunks[i]
-                out += chunk.tolist() if isinstance(chunk, IdRange) else chunk
-                i += 1
-            return out[start - first:stop - first]
-        row = key + self.rows if key < 0 else key
-        if not 0 <= row < self.rows:
-            raise IndexError("ledger row out of range")
+    def _row(self, row: int) -> Any:
         i = bisect.bisect_right(self.starts, row) - 1
         return self.chunks[i][row - self.starts[i]]
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self[:])
 
-
-class Runs:
+class Runs(_Column):
     """A read-only column that is constant over each appended batch: one (start row, value) per run.
 
     Appending a run is O(1) where a list would copy the value into every row (~10^6 times for a
@@ -127,26 +144,15 @@ class Runs:
             self.starts.append(self.rows)
         self.rows += n
 
-    def __len__(self) -> int:
-        return self.rows
+    def _slice(self, start: int, stop: int) -> list[Any]:
+        out: list[Any] = []
+        i = max(bisect.bisect_right(self.starts, start) - 1, 0)
+        at = start
+        while at < stop:
+            end = self.starts[i + 1] if i + 1 < len(self.starts) else self.rows
+            out += [self.values[i]] * (min(end, stop) - at)
+            at, i = end, i + 1
+        return out
 
-    def __getitem__(self, key: int | slice) -> Any:
-        if isinstance(key, slice):
-            start, stop, step = key.indices(self.rows)
-            if step != 1:
-                return self[:][key]
-            out: list[Any] = []
-            i = max(bisect.bisect_right(self.starts, start) - 1, 0)
-            at = start
-            while at < stop:
-                end = self.starts[i + 1] if i + 1 < len(self.starts) else self.rows
-                out += [self.values[i]] * (min(end, stop) - at)
-                at, i = end, i + 1
-            return out
-        row = key + self.rows if key < 0 else key
-        if not 0 <= row < self.rows:
-            raise IndexError("ledger row out of range")
+    def _row(self, row: int) -> Any:
         return self.values[bisect.bisect_right(self.starts, row) - 1]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self[:])
