@@ -103,9 +103,14 @@ class ResultBuilder:
         return out
 
     def _text(self, name: str, n: int) -> Any:
-        """One string column: every piece's values concatenated once, then taken into row order."""
+        """One string column: every piece's values concatenated once, then taken into row order.
+
+        None when no piece has a value (the caller shares one all-null column).
+        """
         import pyarrow as pa
 
+        if all(p.values.get(name) is None for p in self._pieces):
+            return None
         arrays: list[Any] = []
         scalars: dict[str, int] = {}
         where = np.full(n, -1, dtype=np.int64)
@@ -124,23 +129,37 @@ class ResultBuilder:
             arr = value if isinstance(value, (pa.Array, pa.ChunkedArray)) else _strings(value)
             if isinstance(arr, pa.ChunkedArray):
                 arr = arr.combine_chunks()
-            arrays.append(arr.cast(pa.large_string()))
+            arrays.append(arr if arr.type == pa.large_string() else arr.cast(pa.large_string()))
             where[p.positions] = size + np.arange(len(arr))
             marks[p.positions] = False
             size += len(arr)
+        if not arrays:  # only scalars (a state column): a dictionary of them, decoded once
+            where[~marks] = len(scalars)
+            labels = pa.array([*scalars, None], pa.large_string())
+            return labels.take(pa.array(where))
         where[marks] += size  # scalars come after the arrays
         where[where < 0] = size + len(scalars)  # then one null
         values = pa.concat_arrays([*arrays, pa.array(list(scalars), pa.large_string()), pa.nulls(1, pa.large_string())])
         return values.take(pa.array(where))
+
+    def _states(self) -> set[str]:
+        """Every state some row has: scalars as they are, arrays by their distinct values."""
+        found: set[str] = set()
+        for p in self._pieces:
+            state = p.values.get("state")
+            found.update((state,) if isinstance(state, str) else () if state is None else set(state.tolist()))
+        return found
 
     def frame(self) -> pd.DataFrame:
         import pandas as pd
         import pyarrow as pa
 
         index, n = self.index, len(self.index)
+        none = pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())), index=index)
 
         def text(name: str) -> pd.Series:
-            return pd.Series(pd.arrays.ArrowStringArray(self._text(name, n)), index=index).astype("string")
+            values = self._text(name, n)
+            return none if values is None else pd.Series(pd.arrays.ArrowStringArray(values), index=index)
 
         def integers(values: np.ndarray) -> pd.arrays.IntegerArray:
             missing = np.isnan(values)
@@ -157,22 +176,24 @@ class ResultBuilder:
         category = pd.Series(pd.array([i.category for i in info] + [None], dtype="string").take(pick), index=index)
         retryable = pd.Series(pd.array([i.retryable for i in info] + [None], dtype="boolean").take(pick), index=index)
         own_reason = text("reason")
-        reason = own_reason.fillna(reason) if own_reason.notna().any() else reason
+        reason = own_reason.fillna(reason) if own_reason is not none else reason
         state = text("state")
         code_s = pd.Series(integers(codes), index=index)
-        unknown = (state == UNKNOWN).fillna(False)
-        if unknown.any():
+        states = self._states()
+        if UNKNOWN in states:
+            unknown = (state == UNKNOWN).fillna(False)
             category[unknown] = "unknown"
             retryable[unknown] = False
-        unreached = ((state == NOT_SENT) & code_s.isna()).fillna(False)
-        if unreached.any():
-            category[unreached] = "transport"
-            retryable[unreached] = True
+        if NOT_SENT in states:
+            unreached = ((state == NOT_SENT) & code_s.isna()).fillna(False)
+            if unreached.any():
+                category[unreached] = "transport"
+                retryable[unreached] = True
         seconds = self._numeric("submitted_at", n)
         stamp = pd.Series((seconds * 1e9).astype("datetime64[ns]"), index=index).dt.tz_localize("UTC")
-        none = pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="string"), index=index)
+        channel = pd.arrays.ArrowStringArray(pa.repeat(pa.scalar(self.channel, pa.large_string()), n))
         columns = {
-            "channel": pd.Series(self.channel, index=index, dtype="string"), "recipient": text("recipient"),
+            "channel": pd.Series(channel, index=index), "recipient": text("recipient"),
             "order_id": text("order_id"), "msg_id": text("msg_id"), "task_id": text("task_id"), "state": state,
             "code": code_s, "reason": reason, "category": category, "retryable": retryable, "detail": text("detail"),
             "batch": pd.Series(integers(self._numeric("batch", n)), index=index),
