@@ -72,7 +72,7 @@ class BatchRecord:
     batch: int
     state: str
     rows: list[int]
-    recipients: list[str]
+    recipients: list[str]  # or, on the way in, comma-joined text (see _pack)
     order_ids: list[str]
     sent_at: float | None = None
     attempts: int = 0
@@ -224,11 +224,14 @@ def _dumps(value: Any) -> str:
 
 
 def _pack(values: Any) -> str:
-    """A batch's rows, recipients or orderIds as text: a JSON list, or (Arrow strings) joined by commas.
+    """A batch's rows, recipients or orderIds as text: a JSON list, or (strings) joined by commas.
 
-    SMS numbers and orderIds never hold a comma, and joining them is one vectorised Arrow call
-    instead of a Python string per row; a JSON list always starts with ``[``, so both read back.
+    SMS numbers and orderIds never hold a comma: they come as Arrow strings, joined in one
+    vectorised call, or as text a planner joined already. A JSON list always starts with ``[``, so
+    both read back.
     """
+    if isinstance(values, str):
+        return values
     if hasattr(values, "to_pylist"):  # an Arrow string array
         import pyarrow as pa
         import pyarrow.compute as pc

@@ -24,7 +24,7 @@ from .engine import Batch, Outcome
 from .envelope import Envelope
 from .errors import InputError
 from .io import require_columns
-from .journal import DONE
+from .journal import DONE, PLANNED, BatchRecord
 from .phones import CleanNumbers, clean_numbers
 from .segments import MAX_CONTENT_CHARS, sms_segments
 
@@ -47,6 +47,16 @@ def template_fields(template: str) -> list[str]:
     except ValueError as exc:
         raise InputError(f"template {template!r} is malformed ({exc}): write placeholders as {{column}} "
                          "and double literal braces ({{ or }})") from None
+
+
+class SmsBatch(Batch):
+    """A request's rows; its groups hold the numbers and orderIds already joined, in wire order."""
+
+    def record(self) -> BatchRecord:
+        # the journal stores them comma-joined: the groups' texts, joined again, are exactly that
+        groups = self.payload["groups"]
+        return BatchRecord(self.number, PLANNED, self.rows, ",".join(g.numbers for g in groups),
+                           ",".join(g.order_ids for g in groups))  # type: ignore[arg-type]
 
 
 class SmsPlanner(Planner):
@@ -133,8 +143,8 @@ class SmsPlanner(Planner):
         good = np.flatnonzero(code == 0)
         for k, wire in enumerate(wire_groups(good, offset, numbers.number, row_text, texts.texts, self.batch_size,
                                              self.order_prefix)):
-            plan.batches.append(Batch(first_batch + k, wire.rows, wire.numbers, wire.order_ids,
-                                      {"groups": wire.groups, "single": row_text is None}))
+            plan.batches.append(SmsBatch(first_batch + k, wire.rows, wire.numbers, wire.order_ids,
+                                         {"groups": wire.groups, "single": row_text is None}))
         plan.stats = {"rows": n, "valid": len(good), "invalid": len(bad), "batches": len(plan.batches)}
         return plan
 
