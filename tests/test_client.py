@@ -116,3 +116,14 @@ def test_report_query_limit_is_an_input_error():
     with pytest.raises(InputError, match="at most 200 msgIds"):
         client.get_report([str(i) for i in range(201)])
     client.close()
+
+
+def test_plain_http_clients_skip_the_ca_store_but_never_accept_an_unverified_certificate():
+    import ssl
+
+    from buka_nb.client import _verify
+
+    ctx = _verify("HTTP://127.0.0.1:8000/v3")
+    assert isinstance(ctx, ssl.SSLContext)
+    assert (ctx.verify_mode, ctx.check_hostname, ctx.get_ca_certs()) == (ssl.CERT_REQUIRED, True, [])
+    assert _verify("https://api.buka.example/v3") is True
