@@ -100,7 +100,7 @@ class SmsPlanner(Planner):
         """Validate and batch a chunk, vectorised: no Python work per valid row.
 
         Numbers are cleaned column-wise, the template is filled once per distinct combination of
-        its fields, repeats are found with sorted int64 arrays, and each request's groups arrive
+        its fields, repeats are found with one int64 hash table per campaign, and each request's groups arrive
         with their numbers and orderIds already joined (see :mod:`buka_nb.batching`).
         """
         require_columns(chunk, self.required_columns())
