@@ -17,7 +17,6 @@ columns with numpy and Arrow:
 
 from __future__ import annotations
 
-from itertools import repeat
 from string import Formatter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -232,9 +231,7 @@ def wire_groups(good: np.ndarray, offset: int, numbers: Any, row_text: np.ndarra
     wire_numbers = numbers.take(pa.array(positions))
     wire_orders = order_ids(prefix, rows)
     bounds = np.r_[starts, n]
-    # tuple.__new__ is what WireGroup._make calls, minus a Python-level call per group
-    groups = list(map(tuple.__new__, repeat(WireGroup),
-                      zip(group_text, _joined(wire_numbers, bounds), _joined(wire_orders, bounds))))
+    groups = list(map(WireGroup._make, zip(group_text, _joined(wire_numbers, bounds), _joined(wire_orders, bounds))))
     row_bounds = bounds[batch_bounds].tolist()
     return [WireBatch(rows[r0:r1], wire_numbers.slice(r0, r1 - r0), wire_orders.slice(r0, r1 - r0), groups[g0:g1])
             for g0, g1, r0, r1 in zip(batch_bounds, batch_bounds[1:], row_bounds, row_bounds[1:])]
