@@ -215,13 +215,10 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                 if plan.invalid_rows:
                     builder.add_invalid(plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
                                         plan.invalid_details)
-                    if journal is not None:
-                        journal.add_invalid(campaign_id, plan.invalid_rows, plan.invalid_recipients,
-                                            plan.invalid_codes, plan.invalid_details)
                 if bar is not None:
                     bar.update(len(plan.invalid_rows))
-                if journal is not None:
-                    journal.plan(campaign_id, [b.record() for b in plan.batches])
+                if journal is not None:  # SQLite releases the GIL: the event loop keeps sending meanwhile
+                    await asyncio.to_thread(_journal_plan, journal, campaign_id, plan)
                 to_send = []
                 for batch in plan.batches:
                     rec = records.get(batch.number)
@@ -291,6 +288,14 @@ async def _plans(planner: Planner, chunk: pd.DataFrame, offset: int, first_batch
                                                      plan.invalid_codes, plan.invalid_details))
     yield plan
     yield await asyncio.to_thread(planner.plan, chunk.iloc[cut:], offset + cut, first_batch + len(plan.batches), seen)
+
+
+def _journal_plan(journal: Journal, campaign_id: str, plan: Plan) -> None:
+    """A plan's refused rows and its batches, journaled before any of its batches is sent."""
+    if plan.invalid_rows:
+        journal.add_invalid(campaign_id, plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
+                            plan.invalid_details)
+    journal.plan(campaign_id, [b.record() for b in plan.batches])
 
 
 def _rec(record: Any, outcome: Outcome) -> Any:
