@@ -158,3 +158,29 @@ def test_secret_from_the_system_keyring():
         assert "from-the-keyring" not in repr(c)
     finally:
         keyring.set_keyring(previous)
+
+
+def test_run_sync_returns_the_value_without_ever_formatting_it():
+    # asyncio.run reprs its Ctrl-C handler, and the main task's result with it, on the way out (3.11)
+    import signal
+
+    from buka_nb._aio import run_sync
+
+    formatted = []
+
+    class Result:  # stands in for a 10^6-row result frame, whose repr takes a tenth of a second
+        def __repr__(self) -> str:
+            formatted.append(self)
+            return "Result()"
+
+    value = Result()
+
+    async def campaign() -> Result:
+        return value
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a script or notebook kernel
+    try:
+        assert run_sync(campaign()) is value
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert formatted == []
