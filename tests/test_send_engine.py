@@ -149,3 +149,40 @@ def test_journal_holds_every_batch_with_rows_and_order_ids(journal_path):
     assert batches[1].outcome["msg_ids"] == r.msg_id.iloc[2:4].tolist()
     assert j.invalid(cid) == [(4, "12", -9, r.detail.iloc[4])]
     j.close()
+
+
+def test_campaigns_collect_garbage_less_often_and_put_the_thresholds_back(journal_path):
+    import gc
+    import threading
+
+    from buka_nb.campaign import CAMPAIGN_GC_THRESHOLD, _fewer_collections
+
+    before = gc.get_threshold()
+    seen = []
+
+    def recording(request):
+        seen.append(gc.get_threshold())
+        return fake(request)
+
+    fake = FakeBuka()
+    with BukaClient(CREDS, transport=httpx.MockTransport(recording)) as client:
+        send_sms(frame(3), content="hi", client=client, journal=journal_path)
+    assert seen == [(CAMPAIGN_GC_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before
+    # two campaigns overlapping in threads: the thresholds come back when the last one ends
+    first_in, second_done = threading.Event(), threading.Event()
+
+    def first():
+        with _fewer_collections():
+            first_in.set()
+            second_done.wait(5)
+
+    t = threading.Thread(target=first)
+    t.start()
+    first_in.wait(5)
+    with _fewer_collections():
+        assert gc.get_threshold()[0] == CAMPAIGN_GC_THRESHOLD
+    assert gc.get_threshold()[0] == CAMPAIGN_GC_THRESHOLD  # the first is still running
+    second_done.set()
+    t.join(5)
+    assert gc.get_threshold() == before
