@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -95,14 +95,20 @@ def normalise_numbers(values: pd.Series, *, column: str = "phone", strict: bool 
 
 
 @lru_cache(maxsize=1)
-def _prefix_tables() -> tuple[Any, Any, Any]:
-    """Boolean tables by 1-, 2- and 3-digit prefix: is it a calling code? (codes are prefix-free)."""
+def _calling_code_table() -> Any:
+    """By a number's first 3 digits (100-999): does it start with a calling code? (codes are prefix-free)."""
     import numpy as np
 
-    tables = tuple(np.zeros(10 ** k, dtype=bool) for k in (1, 2, 3))
-    for c in country_codes():
-        tables[len(c) - 1][int(c)] = True
-    return tables
+    codes = country_codes()
+    return np.array([any(str(p)[:k] in codes for k in (1, 2, 3)) for p in range(1000)], dtype=bool)
+
+
+@lru_cache(maxsize=1)
+def _powers_of_ten() -> Any:
+    """10^k as int64 for k = 0..18: a lookup, cheaper than ``np.power``."""
+    import numpy as np
+
+    return 10 ** np.arange(19, dtype=np.int64)
 
 
 def _arrow_text(values: pd.Series) -> Any:
@@ -124,20 +130,135 @@ def _arrow_text(values: pd.Series) -> Any:
     return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
 
 
-def _lengths(strings: Any) -> Any:
-    """Byte lengths of a pyarrow string array as int64 (0 for null): read off its offsets."""
+def _utf8_buffers(strings: Any) -> tuple[Any, Any]:
+    """A pyarrow string array's offsets (int64, from 0) and its UTF-8 bytes (a uint8 view, not a copy)."""
+    import numpy as np
+    import pyarrow as pa
+
+    _, offsets, data = strings.buffers()
+    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    offsets = np.frombuffer(offsets, dtype=width)[strings.offset:strings.offset + len(strings) + 1]
+    offsets = offsets.astype(np.int64, copy=False)
+    data = np.zeros(0, dtype=np.uint8) if data is None else np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return (offsets - offsets[0] if offsets[0] else offsets), data
+
+
+def _may_need_trim(strings: Any) -> bool:
+    """Whether some text starts or ends with a byte that could be whitespace (up to ASCII space, or not ASCII)."""
+    import numpy as np
+
+    offsets, data = _utf8_buffers(strings)
+    if not len(data):
+        return False
+    # an empty row reads a neighbour's first or last byte, which is looked at anyway
+    edges = np.concatenate([data.take(offsets[:-1], mode="clip"), data.take(offsets[1:] - 1, mode="clip")])
+    return bool(((edges <= ord(" ")) | (edges >= 0x80)).any())
+
+
+@lru_cache(maxsize=1)
+def _popcounts() -> Any:
+    """How many bits are set in each byte value."""
+    import numpy as np
+
+    return np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1, dtype=np.uint8)
+
+
+@lru_cache(maxsize=1)
+def _low_bits() -> Any:
+    """For k = 0..7, the byte with its k lowest bits set."""
+    import numpy as np
+
+    return ((1 << np.arange(8)) - 1).astype(np.uint8)
+
+
+def _strings(offsets: Any, data: Any, where: Any) -> Any:
+    """A large_string array over numpy offsets and a pyarrow buffer of bytes, null outside ``where``."""
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.Array.from_buffers(pa.large_string(), len(where), [pa.py_buffer(np.packbits(where, bitorder="little")),
+                                                                 pa.py_buffer(offsets), data])
+
+
+def _plain_digits(strings: Any) -> tuple[Any, Any, Any, Any]:
+    """Read trimmed text the fast path can take, from its bytes: ``(fast, leading_zero, length, digits)``.
+
+    ``fast``: valid text of ASCII digits and spaces with one optional leading ``+``, then 0, 1 or 2
+    zeros before the first other digit (rarer shapes, like ``000`` or ``+ 44``, are left to the
+    general path); ``leading_zero``: exactly one zero there (a national format); ``length``: how
+    many digits are left once spaces, the ``+`` and a ``00`` are gone; ``digits(where)``: those
+    digits as a large_string array, null outside ``where``.
+    """
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.fill_null(pc.binary_length(strings), 0).to_numpy().astype("int64", copy=False)
+    n = len(strings)
+    offsets, data = _utf8_buffers(strings)
+    if not len(data):
+        nothing = np.zeros(n, dtype=bool)
+        return nothing, nothing, np.zeros(n, dtype=np.int64), lambda where: pa.nulls(n, pa.large_string())
+    # few, reused temporaries: a fresh array of this size costs its page faults on every call
+    start = offsets[:-1]
+    # each row's first 4 bytes, read as one uint32 where it starts (short and last rows byte by byte)
+    tail = max(len(data) - 3, 0)
+    head = np.zeros((n, 4), dtype=np.uint8)
+    word = head.view("<u4")[:, 0]
+    if tail:  # indexing, not take: take would first copy the strided view
+        word[:] = np.ndarray(shape=(tail,), dtype="<u4", buffer=data, strides=(1,))[np.minimum(start, tail - 1)]
+    short = np.flatnonzero((offsets[1:] - start < 4) | (start >= tail))
+    for k in range(4):  # 0 past the end of the row
+        at = start[short] + k
+        head[short, k] = np.where(at < offsets[1:][short], data.take(at, mode="clip"), 0)
+    plus = head[:, 0] == ord("+")
+    with_plus = np.flatnonzero(plus)
+    word[with_plus] >>= 8  # little-endian: the byte after the + comes first
+    # what "^\+?(?:00)?" takes, and whether a 0 is left: a non-zero digit after 0, 1 or 2 zeros
+    digit = head - ord("1") <= 8  # uint8 wraps below "1"
+    zero = head == ord("0")
+    one_zero = zero[:, 0] & digit[:, 1]
+    two_zeros = zero[:, 0] & zero[:, 1] & digit[:, 2]
+    fast = digit[:, 0] | one_zero | two_zeros
+    if strings.null_count:
+        fast &= strings.is_valid().to_numpy(zero_copy_only=False)
+    # any byte but a digit, a space or that + leaves the row to the general path (few rows: few such bytes)
+    space = data == ord(" ")
+    odd = np.subtract(data, ord("0"))  # uint8 arithmetic: below "0" wraps round
+    odd = np.greater(odd, 9, out=odd.view(bool))
+    np.logical_xor(odd, space, out=odd)  # spaces are odd bytes too
+    leading_plus = start[with_plus]
+    odd[leading_plus] = False
+    fast[np.searchsorted(offsets, np.flatnonzero(odd), side="right") - 1] = False
+    # the digits: drop spaces, the + and the 00 of 00447911..., and copy the rest with Arrow's filter
+    # (numpy's is slower on so irregular a mask); a row now starts after the bytes kept before it,
+    # counted from the packed mask with a popcount table instead of a cumulative sum over every byte
+    keep = np.logical_not(space, out=space)
+    keep[leading_plus] = False
+    at = np.flatnonzero(two_zeros)
+    prefix = start[at] + plus[at]
+    keep[prefix] = keep[prefix + 1] = False
+    packed = np.packbits(keep, bitorder="little")
+    bits = pa.Array.from_buffers(pa.bool_(), len(data), [None, pa.py_buffer(packed)])
+    digits = pc.filter(pa.array(data), bits).buffers()[1]
+    popcount = _popcounts()
+    whole = np.zeros(len(packed) + 1, dtype=np.int64)
+    np.cumsum(popcount[packed], out=whole[1:], dtype=np.int64)
+    byte = offsets >> 3
+    partial_byte = np.append(packed, 0)[byte]
+    partial_byte &= _low_bits()[offsets & 7]
+    shifted = whole[byte]
+    shifted += popcount[partial_byte]  # uint8 into int64
+    return fast, one_zero & fast, np.diff(shifted), partial(_strings, shifted, digits)
 
 
 def clean_numbers(values: pd.Series, *, column: str = "phone", strict: bool = False) -> CleanNumbers:
     """:func:`normalise_numbers` as positional arrays, with a fast path for what most exports hold.
 
     Text that is digits once spaces and a leading ``+``/``00`` are gone (``+447911123456``,
-    ``0044 7911 123456``) is checked with a few vectorised Arrow passes and integer arithmetic;
-    everything else (other separators, ``.0``, scientific notation, empties, numbers from Excel)
-    takes every rule in :func:`_normalise_general`. Both give the same answer for the same text.
+    ``0044 7911 123456``) is read from the Arrow bytes with a few numpy passes (:func:`_plain_digits`)
+    and checked with integer arithmetic; everything else (other separators, ``.0``, scientific
+    notation, empties, numbers from Excel) takes every rule in :func:`_normalise_general`. Both give
+    the same answer for the same text.
     """
     import numpy as np
     import pandas as pd
@@ -148,30 +269,20 @@ def clean_numbers(values: pd.Series, *, column: str = "phone", strict: bool = Fa
     code = np.zeros(n, dtype=np.int64)
     detail = np.full(n, None, dtype=object)
     value = np.zeros(n, dtype=np.int64)
+    number = None
     text = _arrow_text(values)
-    if text is None:
-        fast = np.zeros(n, dtype=bool)
-        digits = trimmed = pa.nulls(n, pa.large_string())
-    else:
-        trimmed = pc.utf8_trim_whitespace(text)
-        spaced = pc.replace_substring(trimmed, " ", "")
-        # "^\+?(?:00)?" without a regex: strip every leading + and 0, then count what went
-        plus = pc.utf8_ltrim(spaced, "+")
-        digits = pc.utf8_ltrim(plus, "0")
-        pluses = _lengths(spaced) - _lengths(plus)
-        zeros = _lengths(plus) - _lengths(digits)
-        fast = pc.fill_null(pc.ascii_is_decimal(digits), False).to_numpy(zero_copy_only=False) & (pluses <= 1)
+    fast = np.zeros(n, dtype=bool)
+    if text is not None:
+        # trimming copies every string: skip it when no text can start or end with whitespace
+        trimmed = pc.utf8_trim_whitespace(text) if _may_need_trim(text) else text
+        fast, leading_zero, length, digits = _plain_digits(trimmed)
     if fast.any():
-        # one leading 0 left over (0, 000, +0...) is a national format; exactly 00 is the prefix
-        leading_zero = fast & ((zeros == 1) | (zeros > 2))
-        length = np.where(fast, _lengths(digits) + np.where(zeros > 2, zeros - 2, zeros == 1), 0)
         sized = fast & (length >= MIN_DIGITS) & (length <= MAX_DIGITS)
         plain = sized & ~leading_zero
-        value[plain] = pc.cast(pc.filter(digits, pa.array(plain)), pa.int64()).to_numpy()
-        # the first 1, 2 and 3 digits by integer division; a number of L digits is < 10^L
-        t1, t2, t3 = _prefix_tables()
-        scale = np.power(10, np.where(plain, length, MIN_DIGITS) - 3, dtype=np.int64)
-        cc_ok = t1[value // (scale * 100)] | t2[value // (scale * 10)] | t3[value // scale]
+        parsed = pc.fill_null(pc.cast(digits(plain), pa.int64()), 0).to_numpy()  # null elsewhere: no overflow
+        # the first 3 digits by integer division; a number of L digits is < 10^L
+        first3 = parsed // _powers_of_ten()[np.where(plain, length, MIN_DIGITS) - 3]
+        cc_ok = _calling_code_table()[first3]
         problems = [(fast & ~sized, "has the wrong length: BUKA needs "
                      f"{MIN_DIGITS}-{MAX_DIGITS} digits, country code first"),
                     (sized & leading_zero, "starts with 0 (a national format): write it with the country code, "
@@ -182,20 +293,24 @@ def clean_numbers(values: pd.Series, *, column: str = "phone", strict: bool = Fa
             if len(bad):
                 code[bad] = -9
                 detail[bad] = [f"column '{column}' value {t} {why}" for t in trimmed.take(pa.array(bad)).to_pylist()]
-        value[code != 0] = 0
+        good = plain & cc_ok
+        value = np.where(good, parsed, 0)
+        number = digits(good)
     slow = np.flatnonzero(~fast)
-    number = pc.if_else(pa.array(fast & (code == 0)), digits, pa.scalar(None, pa.large_string()))
     if len(slow):
         gnum, gcode, gdetail = _normalise_general(values.iloc[slow], column)
         code[slow] = gcode
         detail[slow] = gdetail
-        spread = np.full(n, len(slow), dtype=np.int64)
-        spread[slow] = np.arange(len(slow))
-        gfull = pa.concat_arrays([gnum, pa.nulls(1, pa.large_string())]).take(pa.array(spread))
-        number = pc.if_else(pa.array(fast), number, gfull)
         ok = slow[gcode == 0]
+        if len(ok) or number is None:  # else the fast path's numbers are already null on these rows
+            spread = np.full(n, len(slow), dtype=np.int64)
+            spread[slow] = np.arange(len(slow))
+            gfull = pa.concat_arrays([gnum, pa.nulls(1, pa.large_string())]).take(pa.array(spread))
+            number = gfull if number is None else pc.if_else(pa.array(fast), number, gfull)
         if len(ok):
             value[ok] = pc.cast(gnum.filter(pa.array(gcode == 0)), pa.int64()).to_numpy()
+    if number is None:
+        number = pa.nulls(n, pa.large_string())
     if strict and (code == 0).any():
         ok = np.flatnonzero(code == 0)
         shown = number.take(pa.array(ok))

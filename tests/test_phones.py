@@ -53,3 +53,28 @@ def test_absurd_exponents_and_repeated_index_labels_do_not_crash():
     assert out.code.tolist() == [0, -9, 0, -9]
     assert list(out.number.index) == [3, 3, 4, 4]
     assert out.number.tolist()[:3] == ["447911123456", pd.NA, "447911123456"]
+
+
+def test_prefix_shapes_at_the_edge_of_the_fast_path():
+    # spaces inside the + / 00 prefix, three zeros, and digits too many for int64 take the general path
+    raw = pd.Series(["+ 44 7911 123456", "0 0447911123456", "0044 7911 123456", "+1 415 555 2671", "000447911123456",
+                     "07911 123456", "+0", "+", "00000000000000000000447911", "4479111234567890123456"], dtype="string")
+    out = normalise_numbers(raw)
+    assert out.number.tolist() == ["447911123456"] * 3 + ["14155552671"] + [pd.NA] * 6
+    assert out.code.tolist() == [0] * 4 + [-9] * 6
+    assert [d.split(" value ")[1] for d in out.detail[4:]] == [
+        "000447911123456 starts with 0 (a national format): write it with the country code, e.g. 447911123456",
+        "07911 123456 starts with 0 (a national format): write it with the country code, e.g. 447911123456",
+        "+0 has the wrong length: BUKA needs 7-15 digits, country code first",
+        "+ has characters other than digits: keep only digits, with an optional leading + or 00",
+        "00000000000000000000447911 has the wrong length: BUKA needs 7-15 digits, country code first",
+        "4479111234567890123456 has the wrong length: BUKA needs 7-15 digits, country code first"]
+
+
+def test_an_arrow_slice_reads_only_its_own_rows():
+    import pyarrow as pa
+
+    whole = pa.array(["x", "+44 7911 123456", "0044 7911 123457", "12", "+447911123458 x"], pa.large_string())
+    out = normalise_numbers(pd.Series(pd.arrays.ArrowStringArray(whole.slice(1, 3))))
+    assert out.number.tolist() == ["447911123456", "447911123457", pd.NA]
+    assert out.code.tolist() == [0, 0, -9]
