@@ -78,3 +78,30 @@ def test_an_arrow_slice_reads_only_its_own_rows():
     out = normalise_numbers(pd.Series(pd.arrays.ArrowStringArray(whole.slice(1, 3))))
     assert out.number.tolist() == ["447911123456", "447911123457", pd.NA]
     assert out.code.tolist() == [0, 0, -9]
+
+
+def test_fast_path_agrees_with_every_rule_on_fuzzed_text():
+    # clean_numbers reads most rows from their bytes; _normalise_general applies every rule to any
+    # text. Each row must get the same number, code and detail from both.
+    import random
+
+    import numpy as np
+
+    from buka_nb.phones import _normalise_general, clean_numbers
+
+    rng = random.Random(7)
+    atoms = ["+", "00", "0", "000", "44", "1", "91", "234", "999", "7911", " ", "  ", "-", "(", ")", ".0", "e",
+             "E+11", "x", "\u0663", "\u00a0", "\u3000", "\t", "+ ", "00 ", "++", "\u00e9", "nan", ""]
+    values = []
+    for _ in range(20_000):
+        parts = [rng.choice(atoms) if rng.random() < 0.4 else str(rng.randint(0, 10 ** rng.randint(1, 17)))
+                 for _ in range(rng.randint(0, 6))]
+        values.append(None if rng.random() < 0.02 else "".join(parts))
+    series = pd.Series(values, dtype="string")
+    fast = clean_numbers(series, column="ph")
+    number, code, detail = _normalise_general(series, "ph")
+    assert fast.code.tolist() == code.tolist()
+    assert fast.detail.tolist() == list(detail)
+    assert fast.number.to_pylist() == number.to_pylist()
+    assert np.array_equal(fast.value, [int(n) if n else 0 for n in number.to_pylist()])
+    assert (code == 0).sum() > 2_000 and (code != 0).sum() > 2_000  # both outcomes well represented
