@@ -186,3 +186,20 @@ def test_campaigns_collect_garbage_less_often_and_put_the_thresholds_back(journa
     second_done.set()
     t.join(5)
     assert gc.get_threshold() == before
+
+
+def test_each_request_and_response_is_swept_once_read(journal_path):
+    # httpx keeps a request and its response (with both bodies) in a reference cycle: only a
+    # collection frees them, and a campaign collects rarely, so the sender sweeps after each one
+    import gc
+
+    fake = FakeBuka()
+    gc.collect()
+    gc.disable()  # only the sender's own sweeps run
+    try:
+        with client_for(fake) as client:
+            send_sms(frame(30), content="hi", client=client, journal=journal_path, batch_size=5)
+        left = [o for o in gc.get_objects() if isinstance(o, httpx.Response)]
+    finally:
+        gc.enable()
+    assert (fake.calls, len(left)) == (6, 0)
