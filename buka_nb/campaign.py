@@ -310,7 +310,8 @@ async def _plans(planner: Planner, chunk: pd.DataFrame, offset: int, first_batch
     the whole chunk's first requests, and the rest is planned from the first row they do not hold.
     """
     size = planner.request_rows() if head_requests else None
-    head = (size or 0) * head_requests
+    # one request's rows to spare: refused rows and an unfinished last request must not leave a sender idle
+    head = (size or 0) * (head_requests + 1)
     if not size or len(chunk) <= 2 * head:
         yield await asyncio.to_thread(planner.plan, chunk, offset, first_batch, seen)
         return

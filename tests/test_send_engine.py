@@ -203,3 +203,31 @@ def test_each_request_and_response_is_swept_once_read(journal_path):
     finally:
         gc.enable()
     assert (fake.calls, len(left)) == (6, 0)
+
+
+def test_first_requests_planned_ahead_are_the_requests_the_whole_chunk_gives(journal_path):
+    # the first chunk's opening requests are planned on their own (campaign._plans); refused rows
+    # and repeats inside them must not change which rows travel together, nor leave a sender idle
+    from buka_nb.sms import SmsPlanner
+
+    phones = [f"4479111{i:05d}" for i in range(3000)]
+    for k in (3, 50, 77, 130, 400):
+        phones[k] = "12"  # refused locally
+    phones[90] = phones[10]  # a repeat
+    df = pd.DataFrame({"phone": phones})
+    sent = []
+
+    def recording(request):
+        body = json.loads(request.content)
+        sent.append((body["numbers"], body["orderId"]))
+        return fake(request)
+
+    fake = FakeBuka()
+    with BukaClient(CREDS, transport=httpx.MockTransport(recording)) as client:
+        out = send_sms(df, content="hi", client=client, journal=journal_path, batch_size=100, max_in_flight=4)
+    planner = SmsPlanner(content="hi", batch_size=100)
+    planner.order_prefix = out["order_id"].dropna().iloc[0][:9]
+    whole = planner.plan(df, 0, 0, planner.new_seen())
+    expected = [(",".join(b.recipients.to_pylist()), ",".join(b.order_ids.to_pylist())) for b in whole.batches]
+    assert sorted(sent) == sorted(expected) and len(sent) == 30
+    assert out["state"].value_counts().to_dict() == {"accepted": 2994, "invalid": 6}
