@@ -228,12 +228,16 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                 builder.add_batch(batch, outcomes[batch.number])
                 if outcomes[batch.number].state == UNKNOWN:
                     unknown.append((builder, batch))
+        # the journal's log is checkpointed while the frame is built (SQLite releases the GIL)
+        checkpoint = [asyncio.to_thread(journal.checkpoint)] if journal is not None else []
         if sink is not None:
-            await asyncio.to_thread(lambda: sink(builder.frame()))
+            await asyncio.gather(asyncio.to_thread(lambda: sink(builder.frame())), *checkpoint)
         elif unknown and unknown[-1][0] is builder:
             parts.append(builder)  # the reconciliation below may still resolve some of its rows
+            await asyncio.gather(*checkpoint)
         else:  # now, so the chunk's arrays go before the next chunk's
-            parts.append(await asyncio.to_thread(builder.frame))
+            frame, *_ = await asyncio.gather(asyncio.to_thread(builder.frame), *checkpoint)
+            parts.append(frame)
 
     # Chunk k+1 is read and planned while chunk k's requests are in flight, so the platform is not
     # left idle between chunks; at most one chunk waits ahead, so memory stays flat. Reading,

@@ -88,6 +88,8 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._checkpoint_lock = threading.Lock()
+        self._checkpointer: sqlite3.Connection | None = None
         # A batch's rows and outcome (20-40 kB of text each) are written once; its state row is
         # updated twice, and every update writes whole pages to the WAL: 16 kB pages measured
         # fastest for the two together. Only a new file takes it.
@@ -112,8 +114,26 @@ class Journal:
         return f"Journal({str(self.path)!r})"
 
     def close(self) -> None:
+        with self._checkpoint_lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
         with self._lock:
             self._db.close()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database now, on a connection of its own.
+
+        PASSIVE: it neither waits for nor blocks the writer. A campaign calls it from a worker thread
+        after each chunk, so neither SQLite's automatic checkpoint (run by whichever commit crosses
+        1000 pages, usually the event loop's) nor the one on close has much left to copy.
+        """
+        if str(self.path) == ":memory:":
+            return
+        with self._checkpoint_lock:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
+                                                     timeout=30)
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -53,3 +53,28 @@ def test_arrow_and_numpy_batches_round_trip(tmp_path):
     assert (first.state, first.sent_at, first.attempts, first.outcome) == \
         ("done", 7.5, 2, {"codes": [0, 0, -9], "msg_ids": ["1", "2", None]})
     assert (second.state, second.recipients, second.order_ids) == ("planned", ["a@example.com,x"], [])
+
+
+def test_checkpoint_copies_the_log_into_the_database_while_the_writer_stays_open(tmp_path):
+    import shutil
+
+    path = tmp_path / "j.sqlite3"
+    j = Journal(path)
+    j.open_campaign("c", "sms", "fp", 2)
+    j.plan("c", [BatchRecord(0, "planned", [0, 1], ["447911123456", "447911123457"], ["o0", "o1"])])
+    j.record("c", 0, "done", {"codes": [0, 0], "msg_ids": ["m0", "m1"]}, 1, 1.7e9)
+
+    def database_alone() -> list[tuple]:  # the main file only, as if the log were lost
+        copy = tmp_path / "copy.sqlite3"
+        shutil.copy(path, copy)
+        with sqlite3.connect(copy) as db:
+            if not db.execute("SELECT count(*) FROM sqlite_master WHERE name='batch_states'").fetchone()[0]:
+                return []
+            return db.execute("SELECT batch, state FROM batch_states").fetchall()
+
+    assert database_alone() == []  # everything, the tables too, is still in the write-ahead log
+    j.checkpoint()
+    assert database_alone() == [(0, "done")]
+    j.record("c", 0, "done", {"codes": [0, 0], "msg_ids": ["m0", "m1"]}, 1)  # the writer goes on
+    assert [r.state for r in j.batches("c")] == ["done"]
+    j.close()
