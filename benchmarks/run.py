@@ -53,7 +53,7 @@ OTHER_LOAD = {"cpu": 0.0, "wall": 0.0}
 
 
 def machine_busy() -> float:
-    """CPU seconds the whole machine has been busy since boot (all cores, from /proc/stat)."""
+    """CPU seconds the whole machine has been busy since boot (all cores, from /proc/stat; steal counts as busy)."""
     with open("/proc/stat") as fh:
         fields = [int(x) for x in fh.readline().split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
@@ -265,7 +265,7 @@ def render(rep: dict[str, Any], loop_sample: int) -> str:
         f"({len(data.NAMES)} names, so each request is a sendSms/batch of ~{len(data.NAMES)} groups); the CSV has "
         f"{data.INVALID_SHARE:.0%} unusable numbers and {data.DUPLICATE_SHARE:.1%} repeats. "
         f"Runs per client and N: {rep['repeat']}, the one with the median wall time is shown.  ",
-        f"Load from other processes while clients ran: {other['cpu']:.0f} CPU-s over {other['wall']:.0f} s "
+        f"Load from other processes (or CPU the hypervisor took: steal) while clients ran: {other['cpu']:.0f} CPU-s over {other['wall']:.0f} s "
         f"({other['cpu'] / max(other['wall'], 1e-9):.0%} of one core); load average "
         f"{rep['loadavg_start'][0]:.2f} at the start, {rep['loadavg_end'][0]:.2f} at the end.",
         "",
