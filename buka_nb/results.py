@@ -133,10 +133,6 @@ class ResultBuilder:
             where[p.positions] = size + np.arange(len(arr))
             marks[p.positions] = False
             size += len(arr)
-        if not arrays:  # only scalars (a state column): a dictionary of them, decoded once
-            where[~marks] = len(scalars)
-            labels = pa.array([*scalars, None], pa.large_string())
-            return labels.take(pa.array(where))
         where[marks] += size  # scalars come after the arrays
         where[where < 0] = size + len(scalars)  # then one null
         values = pa.concat_arrays([*arrays, pa.array(list(scalars), pa.large_string()), pa.nulls(1, pa.large_string())])
