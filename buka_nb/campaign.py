@@ -66,8 +66,11 @@ class Planner(ChannelAdapter):
         """Rows per request when requests are cut from consecutive valid rows (else None: grouped)."""
         return None
 
-    def new_seen(self) -> Any:
-        """The de-duplication state :meth:`plan` shares across a campaign's chunks (a dict by default)."""
+    def new_seen(self, rows: int | None = None) -> Any:
+        """The de-duplication state :meth:`plan` shares across a campaign's chunks (a dict by default).
+
+        *rows*, when known, is how many rows the campaign has: a size hint.
+        """
         return {}
 
     def options(self) -> dict[str, Any]:
@@ -216,7 +219,7 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     bar = _progress(progress, n_rows)
     sender = Sender(planner, client, journal=journal, campaign_id=campaign_id, max_in_flight=max_in_flight,
                     on_batch=(lambda b, o: bar.update(len(b.rows))) if bar is not None else None)
-    seen = planner.new_seen()
+    seen = planner.new_seen(n_rows)
     parts: list[ResultBuilder | pd.DataFrame] = []
     unknown: list[tuple[ResultBuilder, Batch]] = []
     next_batch = 0

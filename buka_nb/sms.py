@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from pathlib import Path
 from string import Formatter
 from typing import TYPE_CHECKING, Any
@@ -93,8 +94,8 @@ class SmsPlanner(Planner):
     def request_rows(self) -> int:
         return self.batch_size
 
-    def new_seen(self) -> SeenNumbers:
-        return SeenNumbers()
+    def new_seen(self, rows: int | None = None) -> SeenNumbers:
+        return SeenNumbers(rows)
 
     def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: SeenNumbers) -> Plan:
         """Validate and batch a chunk, vectorised: no Python work per valid row.
@@ -196,8 +197,8 @@ class SmsPlanner(Planner):
             # the orderIds as one string; anything else takes the matching below.
             try:
                 sent = ",".join(g.order_ids for g in batch.payload["groups"])
-                if ",".join([item["orderId"] for item in items]) == sent:
-                    msg_ids = [item["msgId"] for item in items]
+                if ",".join(map(itemgetter("orderId"), items)) == sent:
+                    msg_ids = list(map(itemgetter("msgId"), items))
                     if "" not in msg_ids and "".join(msg_ids):  # join: all are strings
                         return [0] * n, msg_ids
             except (KeyError, TypeError):

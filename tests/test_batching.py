@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
-from buka_nb.batching import SeenNumbers, _first_rows, wire_groups
+from buka_nb.batching import MAX_SIZE_HINT, SeenNumbers, _first_rows, wire_groups
 
 
 def test_seen_numbers_gives_each_row_its_numbers_first_row_within_and_across_chunks():
@@ -23,10 +24,11 @@ def test_seen_numbers_gives_each_row_its_numbers_first_row_within_and_across_chu
     assert seen.first_rows(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == []
 
 
-def test_seen_numbers_keeps_first_rows_while_it_grows_past_many_chunks():
+@pytest.mark.parametrize("size_hint", [None, 10, 60_000, MAX_SIZE_HINT * 4])
+def test_seen_numbers_keeps_first_rows_while_it_grows_past_many_chunks(size_hint):
     rng = np.random.default_rng(1)
     values = rng.integers(10**10, 10**10 + 30_000, 60_000)
-    seen, got = SeenNumbers(), []
+    seen, got = SeenNumbers(size_hint), []
     for start in range(0, len(values), 7_000):
         rows = np.arange(start, min(start + 7_000, len(values)))
         got.append(seen.first_rows(values[rows], rows))

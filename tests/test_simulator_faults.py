@@ -72,6 +72,21 @@ def test_latency_and_slow_answers():
         assert sim.ledger.count("sms", "918500000002") == 1  # processed before the slow answer
 
 
+def test_latency_counts_from_arrival_and_the_request_is_processed_within_it():
+    """The latency is time on the wire: the ledger has the message while its answer is still due."""
+    with Simulator(latency=1.0) as sim:
+        answers: list[httpx.Response] = []
+        thread = threading.Thread(target=lambda: answers.append(send(sim)))
+        started = time.perf_counter()
+        thread.start()
+        while sim.ledger.count("sms") == 0 and time.perf_counter() - started < 0.9:
+            time.sleep(0.01)
+        assert sim.ledger.count("sms", "918500000001") == 1
+        assert thread.is_alive() and not answers  # processed, not yet answered
+        thread.join()
+        assert time.perf_counter() - started >= 1.0 and answers[0].json()["status"] == "0"
+
+
 @pytest.mark.parametrize(("spec", "code"), [("throttle", "-15"), ("skew", "-16"), ("code=-12", "-12"),
                                             ("platform", "-18")])
 def test_business_faults(spec, code):

@@ -26,10 +26,10 @@ class Simulator:
     ``accounts`` (list of :class:`Account` or dicts; default: the ``BUKA_*`` environment variables
     when key and secret are set, else :data:`buka_nb.credentials.DEMO`), ``report_delay`` (min, max
     seconds from submission to a final report), ``clock_offset`` (seconds added to the machine clock),
-    ``latency`` (seconds added to every request), ``rate_limit`` (requests/s before -15), ``faults``
-    and ``scenarios`` (objects, dicts or spec strings, see :mod:`.config`), ``delivery``
-    (:class:`DeliveryModel`), ``push_url`` / ``voice_push_url`` (report receivers), ``balance``
-    (starting balance of every account, overriding theirs), ``push_retries``.
+    ``latency`` (seconds from a request's arrival to its answer, processing included), ``rate_limit``
+    (requests/s before -15), ``faults`` and ``scenarios`` (objects, dicts or spec strings, see
+    :mod:`.config`), ``delivery`` (:class:`DeliveryModel`), ``push_url`` / ``voice_push_url`` (report
+    receivers), ``balance`` (starting balance of every account, overriding theirs), ``push_retries``.
     """
 
     def __init__(self, port: int = 0, seed: int = 0, accounts: list[Account | dict] | None = None,

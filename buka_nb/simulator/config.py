@@ -13,7 +13,7 @@ KIND               effect
 ``http500``        answer HTTP 500 (also ``http502``, ``http503``, or ``http=504``), nothing done
 ``reset_before``   close the connection with a TCP reset before reading the body: nothing done
 ``reset_after``    process the request (it is in the ledger), then reset without answering
-``latency=S``      add S seconds before answering (default 0.15); combines with other faults
+``latency=S``      answer S seconds after the request arrives (default 0.15); combines with other faults
 ``slow=S``         process, then wait S seconds (default 30) before answering: a client timeout
 ``throttle``       answer the channel's "too frequent" code (SMS -15, email -22, AI voice -47)
 ``skew``           answer the channel's clock-skew code (SMS -16, email -6, AI voice -4)

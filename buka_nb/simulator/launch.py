@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, default_port: int = DEFAUL
                         help=f"port on 127.0.0.1 (default {default_port}; 0 = any free port)")
     parser.add_argument("--seed", type=int, default=0, help="seed for delivery outcomes and faults (default 0)")
     parser.add_argument("--balance", type=float, default=None, help="starting balance of the account (default 1000)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds from a request's arrival to its answer")
     parser.add_argument("--report-delay", type=float, nargs=2, metavar=("MIN", "MAX"), default=(2.0, 30.0),
                         help="seconds from submission to a final delivery report (default 2 30)")
     parser.add_argument("--clock-offset", type=float, default=0.0,
