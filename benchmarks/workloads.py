@@ -105,6 +105,9 @@ def run_raw(ns: argparse.Namespace) -> dict[str, Any]:
     import httpx
     import orjson
 
+    # httpx loads its transport (httpcore, anyio's backend) on first use and buka_nb.client imports it
+    # up front: imported here too, start-up stays outside the clock for both clients alike
+    import buka_nb.client  # noqa: F401
     from buka_nb.signing import auth_headers
 
     with open(ns.bodies, "rb") as fh:

@@ -31,11 +31,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-# httpx imports its transport (httpcore, h11: ~20 ms) when its first client is made; importing it
-# here moves that cost from the start of a process's first campaign to this import
-import httpcore  # noqa: F401
 import httpx
 import orjson
+
+# httpx imports its transport (httpcore, h11) when its first client is made, and httpcore its async
+# backend (anyio's) on the first connection: ~80 ms in all, paid by whichever campaign comes first
+# in a process, while its first requests wait. Imported with this module instead.
+import httpcore  # noqa: E402,F401
+
+try:
+    import anyio._backends._asyncio  # noqa: E402,F401
+    import httpcore._backends.anyio  # noqa: E402,F401
+except ImportError:  # other versions lay these out differently: they then load on first use, as before
+    pass
 
 from . import errors
 from ._aio import LoopThread

@@ -127,3 +127,14 @@ def test_plain_http_clients_skip_the_ca_store_but_never_accept_an_unverified_cer
     assert isinstance(ctx, ssl.SSLContext)
     assert (ctx.verify_mode, ctx.check_hostname, ctx.get_ca_certs()) == (ssl.CERT_REQUIRED, True, [])
     assert _verify("https://api.buka.example/v3") is True
+
+
+def test_the_client_module_loads_the_transport_httpx_would_load_at_the_first_request():
+    """A fresh process's first campaign does not stall its first requests on imports (~80 ms)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, buka_nb.client; "
+            "print(','.join(sorted(m for m in ('httpcore', 'h11', 'anyio._backends._asyncio') if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "anyio._backends._asyncio,h11,httpcore"
