@@ -138,3 +138,43 @@ def test_the_client_module_loads_the_transport_httpx_would_load_at_the_first_req
             "print(','.join(sorted(m for m in ('httpcore', 'h11', 'anyio._backends._asyncio') if m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "anyio._backends._asyncio,h11,httpcore"
+
+
+def test_many_connections_are_split_into_pools_and_each_task_keeps_to_its_lane():
+    """httpcore checks every connection of a pool per request: 20 connections become 3 pools of 7."""
+    import asyncio
+
+    from buka_nb.client import AsyncBukaClient, use_lane
+    from buka_nb.simulator import Simulator
+
+    async def main(creds):
+        async with AsyncBukaClient(creds, max_connections=20) as client:
+            limits = [p._transport._pool._max_connections for p in client._pools]
+
+            async def lane(k):
+                use_lane(k)
+                return (await client.get_balance()).code
+
+            codes = await asyncio.gather(*(lane(k) for k in range(20)))
+            return limits, codes, [len(p._transport._pool.connections) for p in client._pools]
+
+    with Simulator(latency=0.2) as sim:  # all 20 requests are open at once
+        limits, codes, opened = asyncio.run(main(sim.credentials))
+    assert limits == [7, 7, 7] and codes == [0] * 20
+    assert opened == [7, 7, 6]  # lanes 0,3,..18 / 1,4,..19 / 2,5,..17
+
+
+def test_a_campaigns_senders_spread_over_the_pools():
+    import pandas as pd
+
+    from buka_nb.client import AsyncBukaClient
+    from buka_nb.simulator import Simulator
+    from buka_nb.sms import send_sms
+
+    frame = pd.DataFrame({"phone": [f"4479{i:08d}" for i in range(320)]})
+    with Simulator(latency=0.1) as sim:
+        client = AsyncBukaClient(sim.credentials, max_connections=16)
+        results = send_sms(frame, content="hi", client=client, journal=None, max_in_flight=16, batch_size=10)
+        opened = [len(p._transport._pool.connections) for p in client._pools]
+    assert results.state.eq("accepted").all() and len(results) == 320
+    assert opened == [8, 8]  # 16 senders, lanes 0-15: 8 in each pool, all sending at once
