@@ -1,6 +1,6 @@
 """The benchmark suite: buka_nb against raw httpx and a per-row loop, on one simulator, in one run.
 
-    python -m benchmarks.run                       # N = 10^4, 10^5, 10^6 (about 2 minutes on 2 cores)
+    python -m benchmarks.run                       # N = 10^4, 10^5, 10^6 (2-3 minutes on 2 cores)
     python benchmarks/run.py --sizes 10000 100000  # chosen sizes
     python -m benchmarks.run --quick               # 10^4 and 10^5 only, smaller side runs (about 15 s)
 
@@ -323,8 +323,8 @@ def render(rep: dict[str, Any], loop_sample: int) -> str:
               f"{fmt(on['wall'] - off['wall'])} s wall.", ""]
 
     # latency
-    lines += [f"### Latency-bound runs (the simulator adds {LATENCY * 1000:.0f} ms to every request; journal on; "
-              f"median of {rep['repeat']})", "",
+    lines += [f"### Latency-bound runs (the simulator answers each request {LATENCY * 1000:.0f} ms after it "
+              f"arrives; journal on; median of {rep['repeat']})", "",
               "| N | numbers per request | in flight | requests | wall s | bound s = requests x 0.15 / in flight "
               "| wall/bound | client CPU s |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rep["latency"]:

@@ -128,6 +128,8 @@ class AsyncBukaClient:
 
     ``clock`` returns Unix seconds for the Timestamp header; ``tracer`` receives one dict per HTTP
     attempt (method, path, status, code, elapsed, headers with the Sign redacted).
+    ``max_connections`` above :data:`POOL_CONNECTIONS` are split into several connection pools;
+    a task picks its pool with :func:`use_lane` (pool 0 otherwise).
     """
 
     def __init__(self, credentials: Credentials | None = None, *, base_url: str | None = None,
