@@ -20,7 +20,6 @@ it as unknown and reconciles it. Queries are idempotent and are retried on those
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 import random
@@ -94,16 +93,6 @@ class RateLimiter:
 
 #: Connections per httpx pool of an :class:`AsyncBukaClient`; more connections means more pools.
 POOL_CONNECTIONS = 8
-_LANE: contextvars.ContextVar[int] = contextvars.ContextVar("buka_nb_lane", default=0)
-
-
-def use_lane(lane: int) -> None:
-    """Send the current task's requests through connection pool ``lane`` (modulo the pools).
-
-    The campaign's sender gives each of its workers a lane of its own, so with ``max_in_flight``
-    above :data:`POOL_CONNECTIONS` each pool serves at most that many requests at once.
-    """
-    _LANE.set(lane)
 
 
 def _verify(base_url: str) -> bool | ssl.SSLContext:
@@ -128,8 +117,8 @@ class AsyncBukaClient:
 
     ``clock`` returns Unix seconds for the Timestamp header; ``tracer`` receives one dict per HTTP
     attempt (method, path, status, code, elapsed, headers with the Sign redacted).
-    ``max_connections`` above :data:`POOL_CONNECTIONS` are split into several connection pools;
-    a task picks its pool with :func:`use_lane` (pool 0 otherwise).
+    ``max_connections`` above :data:`POOL_CONNECTIONS` are split into several connection pools, and
+    each request goes to the pool with the fewest requests under way.
     """
 
     def __init__(self, credentials: Credentials | None = None, *, base_url: str | None = None,
@@ -148,13 +137,15 @@ class AsyncBukaClient:
         timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=min(5.0, timeout))
         # httpcore looks at every connection of its pool for every request (their sockets' state, at
         # ~40 µs each), so a pool of 32 costs more per request than the request itself; pools of at
-        # most POOL_CONNECTIONS instead, picked by the calling task's lane (see use_lane)
+        # most POOL_CONNECTIONS instead. The least busy one always has a connection free (or room
+        # for one) while no more than max_connections requests are under way.
         pools = 1 if transport is not None else -(-max(max_connections, 1) // POOL_CONNECTIONS)
         per_pool = -(-max(max_connections, 1) // pools)
         verify = _verify(self.credentials.base_url)
         self._pools = [httpx.AsyncClient(
             base_url=self.credentials.base_url, timeout=timeout, transport=transport, verify=verify,
             limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)) for _ in range(pools)]
+        self._busy = [0] * pools  # requests under way per pool
 
     def __repr__(self) -> str:
         return f"AsyncBukaClient(base_url={self.credentials.base_url!r}, api_key={self.credentials.api_key!r})"
@@ -188,8 +179,13 @@ class AsyncBukaClient:
             headers = auth_headers(self.credentials.api_key, self.credentials.api_secret.reveal(), int(self.clock()))
             started = time.perf_counter()
             try:
-                http = self._pools[_LANE.get() % len(self._pools)]
-                response = await http.request(method, path, params=params, content=content, headers=headers)
+                pool = self._busy.index(min(self._busy))
+                self._busy[pool] += 1
+                try:
+                    response = await self._pools[pool].request(method, path, params=params, content=content,
+                                                               headers=headers)
+                finally:
+                    self._busy[pool] -= 1
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._trace(method, path, headers, None, None, started, attempt, type(exc).__name__)
                 if attempt < self.retry.max_attempts:

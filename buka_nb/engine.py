@@ -110,7 +110,7 @@ class Sender:
     def start(self) -> None:
         """Start ``max_in_flight`` workers; :meth:`submit` feeds them, :meth:`close` ends them."""
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._workers = [asyncio.create_task(self._work(k)) for k in range(self.max_in_flight)]
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.max_in_flight)]
 
     def submit(self, batches: Sequence[Batch]) -> asyncio.Future[dict[int, Outcome]]:
         """Queue *batches* behind those already queued; the future resolves with all their outcomes."""
@@ -139,10 +139,7 @@ class Sender:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
 
-    async def _work(self, lane: int) -> None:
-        from .client import use_lane
-
-        use_lane(lane)  # this task's requests share one connection pool (a task's context is its own)
+    async def _work(self) -> None:
         while True:
             item = await self._queue.get()
             if item is None:

@@ -140,28 +140,23 @@ def test_the_client_module_loads_the_transport_httpx_would_load_at_the_first_req
     assert out.stdout.strip() == "anyio._backends._asyncio,h11,httpcore"
 
 
-def test_many_connections_are_split_into_pools_and_each_task_keeps_to_its_lane():
+def test_many_connections_are_split_into_pools_and_each_request_takes_the_least_busy():
     """httpcore checks every connection of a pool per request: 20 connections become 3 pools of 7."""
     import asyncio
 
-    from buka_nb.client import AsyncBukaClient, use_lane
+    from buka_nb.client import AsyncBukaClient
     from buka_nb.simulator import Simulator
 
     async def main(creds):
         async with AsyncBukaClient(creds, max_connections=20) as client:
             limits = [p._transport._pool._max_connections for p in client._pools]
-
-            async def lane(k):
-                use_lane(k)
-                return (await client.get_balance()).code
-
-            codes = await asyncio.gather(*(lane(k) for k in range(20)))
-            return limits, codes, [len(p._transport._pool.connections) for p in client._pools]
+            codes = [env.code for env in await asyncio.gather(*(client.get_balance() for _ in range(20)))]
+            return limits, codes, [len(p._transport._pool.connections) for p in client._pools], client._busy
 
     with Simulator(latency=0.2) as sim:  # all 20 requests are open at once
-        limits, codes, opened = asyncio.run(main(sim.credentials))
+        limits, codes, opened, busy = asyncio.run(main(sim.credentials))
     assert limits == [7, 7, 7] and codes == [0] * 20
-    assert opened == [7, 7, 6]  # lanes 0,3,..18 / 1,4,..19 / 2,5,..17
+    assert opened == [7, 7, 6] and busy == [0, 0, 0]  # 20 at once, none queued behind a full pool
 
 
 def test_a_campaigns_senders_spread_over_the_pools():
