@@ -1,13 +1,23 @@
-"""The client's retry rules, on httpx.MockTransport: retry only what is safe, never resend a send."""
+"""The client's retry rules, on httpx.MockTransport: retry only what is safe, never resend a send.
+
+Also its connection pools and the transport modules it loads up front, against the simulator.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+
 import httpx
+import pandas as pd
 import pytest
 
-from buka_nb.client import BukaClient, RetryPolicy
+from buka_nb.client import AsyncBukaClient, BukaClient, RetryPolicy
 from buka_nb.credentials import Credentials
 from buka_nb.errors import AuthError, ClockSkewError, InputError, NotSentError, OutcomeUnknownError
+from buka_nb.simulator import Simulator
+from buka_nb.sms import send_sms
 
 CREDS = Credentials("key1", "secret-value-1", sms_app_id="app1", base_url="http://127.0.0.1:9/v3")
 FAST = RetryPolicy(max_attempts=4, backoff=0.001, max_backoff=0.002)
@@ -131,9 +141,6 @@ def test_plain_http_clients_skip_the_ca_store_but_never_accept_an_unverified_cer
 
 def test_the_client_module_loads_the_transport_httpx_would_load_at_the_first_request():
     """A fresh process's first campaign does not stall its first requests on imports (~80 ms)."""
-    import subprocess
-    import sys
-
     code = ("import sys, buka_nb.client; "
             "print(','.join(sorted(m for m in ('httpcore', 'h11', 'anyio._backends._asyncio') if m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -142,11 +149,6 @@ def test_the_client_module_loads_the_transport_httpx_would_load_at_the_first_req
 
 def test_many_connections_are_split_into_pools_and_each_request_takes_the_least_busy():
     """httpcore checks every connection of a pool per request: 20 connections become 3 pools of 7."""
-    import asyncio
-
-    from buka_nb.client import AsyncBukaClient
-    from buka_nb.simulator import Simulator
-
     async def main(creds):
         async with AsyncBukaClient(creds, max_connections=20) as client:
             limits = [p._transport._pool._max_connections for p in client._pools]
@@ -160,16 +162,10 @@ def test_many_connections_are_split_into_pools_and_each_request_takes_the_least_
 
 
 def test_a_campaigns_senders_spread_over_the_pools():
-    import pandas as pd
-
-    from buka_nb.client import AsyncBukaClient
-    from buka_nb.simulator import Simulator
-    from buka_nb.sms import send_sms
-
     frame = pd.DataFrame({"phone": [f"4479{i:08d}" for i in range(320)]})
     with Simulator(latency=0.1) as sim:
         client = AsyncBukaClient(sim.credentials, max_connections=16)
         results = send_sms(frame, content="hi", client=client, journal=None, max_in_flight=16, batch_size=10)
         opened = [len(p._transport._pool.connections) for p in client._pools]
     assert results.state.eq("accepted").all() and len(results) == 320
-    assert opened == [8, 8]  # 16 senders, lanes 0-15: 8 in each pool, all sending at once
+    assert opened == [8, 8]  # 16 senders sending at once, each request to the least busy pool
