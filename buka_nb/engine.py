@@ -3,7 +3,7 @@
 A channel supplies a :class:`ChannelAdapter` (how to send one batch, how to read its response,
 how to reconcile a batch whose outcome is unknown); the :class:`Sender` does the rest for all of
 them: it journals each batch before its request leaves, keeps at most ``max_in_flight`` requests
-under way, records every response as it arrives, stops early on errors that would repeat for every
+under way, records every response (in the same transaction as the next batch's departure), stops early on errors that would repeat for every
 later batch (bad credentials, a locked account, no balance) and never resends a request whose
 outcome is unknown.
 """
@@ -14,7 +14,7 @@ import asyncio
 import gc
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,40 @@ from .journal import DONE, NOT_SENT, UNKNOWN, BatchRecord, Journal
 
 UNKNOWN_REASON = "Outcome unknown: the request was sent but no response arrived"
 NOT_REACHED_REASON = "Not sent: BUKA could not be reached"
+
+
+class Joined(Sequence[str]):
+    """Strings kept comma-joined, as the platform's ids travel (none holds a comma): ``text == ",".join(self)``.
+
+    A 1000-row batch's msgIds stay one string instead of 1000, for the journal to store as it is and
+    the result frame to split with a whole chunk's others in one pass; indexing splits it once.
+    """
+
+    __slots__ = ("text", "_items")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._items: list[str] | None = None
+
+    def _list(self) -> list[str]:
+        if self._items is None:
+            self._items = self.text.split(",")
+        return self._items
+
+    def __len__(self) -> int:
+        return self.text.count(",") + 1
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._list()[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._list())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, Joined)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Joined({self.text[:60]!r}{'...' if len(self.text) > 60 else ''}, n={len(self)})"
 
 
 @dataclass
@@ -47,7 +81,7 @@ class Outcome:
 
     state: str
     codes: list[int | None]
-    msg_ids: list[str | None]
+    msg_ids: list[str | None]  # or Joined
     reason: str = ""
     detail: str = ""
     task_id: str | None = None
@@ -55,7 +89,8 @@ class Outcome:
     sent_at: float | None = None
 
     def to_journal(self) -> dict[str, Any]:
-        return {"codes": self.codes, "msg_ids": self.msg_ids, "reason": self.reason, "detail": self.detail,
+        msg_ids = self.msg_ids.text if isinstance(self.msg_ids, Joined) else self.msg_ids  # see Journal.batches
+        return {"codes": self.codes, "msg_ids": msg_ids, "reason": self.reason, "detail": self.detail,
                 "task_id": self.task_id}
 
     @classmethod
@@ -110,6 +145,7 @@ class Sender:
     def start(self) -> None:
         """Start ``max_in_flight`` workers; :meth:`submit` feeds them, :meth:`close` ends them."""
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._unjournaled: list[tuple[Any, ...]] = []  # outcomes the next transaction writes (see _journal)
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.max_in_flight)]
 
     def submit(self, batches: Sequence[Batch]) -> asyncio.Future[dict[int, Outcome]]:
@@ -130,6 +166,7 @@ class Sender:
                 self._queue.put_nowait(None)
             try:
                 await asyncio.gather(*self._workers)
+                self._write_journal()
                 return
             except BaseException:
                 for task in self._workers:
@@ -138,6 +175,7 @@ class Sender:
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
+        self._write_journal()
 
     async def _work(self) -> None:
         while True:
@@ -177,8 +215,7 @@ class Sender:
             self._journal(batch, outcome)
             return outcome
         sent_at = self.clock()
-        if self.journal is not None:
-            self.journal.mark_inflight(self.campaign_id, batch.number, sent_at)
+        self._write_journal(inflight=(batch.number, sent_at))
         try:
             env = await self.adapter.send(self.client, batch)
         except errors.NotSentError as exc:
@@ -194,7 +231,7 @@ class Sender:
         else:
             if env.ok:
                 codes, msg_ids = self.adapter.read(batch, env)
-                outcome = Outcome(DONE, list(codes), list(msg_ids), env.reason, task_id=self.adapter.task_id(),
+                outcome = Outcome(DONE, list(codes), msg_ids if isinstance(msg_ids, Joined) else list(msg_ids), env.reason, task_id=self.adapter.task_id(),
                                   attempts=env.attempts, sent_at=sent_at)
             else:
                 outcome = self._refused(batch, env.code, env.reason, env.attempts, sent_at)
@@ -212,9 +249,16 @@ class Sender:
                        task_id=self.adapter.task_id())
 
     def _journal(self, batch: Batch, outcome: Outcome) -> None:
+        """Outcomes are written with the next batch marked in flight (or when the sender closes): one
+        transaction instead of two. Until then a crash leaves the batch ``inflight``, to be reconciled."""
         if self.journal is not None:
-            self.journal.record(self.campaign_id, batch.number, outcome.state, outcome.to_journal(),
-                                outcome.attempts, outcome.sent_at)
+            self._unjournaled.append((batch.number, outcome.state, outcome.to_journal(), outcome.attempts,
+                                      outcome.sent_at))
+
+    def _write_journal(self, inflight: tuple[int, float] | None = None) -> None:
+        if self.journal is not None and (self._unjournaled or inflight):
+            self.journal.update(self.campaign_id, self._unjournaled, inflight)
+            self._unjournaled = []
 
 
 def needs_sending(record: BatchRecord, channel: str) -> bool:

@@ -66,7 +66,8 @@ class BatchRecord:
     """One journaled batch: global row positions, recipients and orderIds, and what became of it.
 
     ``outcome`` is ``{"codes": [...], "msg_ids": [...], "reason": str, "task_id": str}`` aligned
-    to ``rows`` once the response is recorded.
+    to ``rows`` once the response is recorded (``msg_ids`` may be written as one comma-joined string:
+    it is read back as a list).
     """
 
     batch: int
@@ -207,17 +208,27 @@ class Journal:
 
     def mark_inflight(self, campaign_id: str, batch: int, sent_at: float) -> None:
         """Committed before the request is sent: from here on a crash means 'outcome unknown'."""
-        self._write("UPDATE batch_states SET state=?, sent_at=? WHERE campaign_id=? AND batch=?",
-                    (INFLIGHT, sent_at, campaign_id, batch))
+        self.update(campaign_id, inflight=(batch, sent_at))
 
     def record(self, campaign_id: str, batch: int, state: str, outcome: dict[str, Any], attempts: int,
                sent_at: float | None = None) -> None:
         """Record what became of a batch as soon as it is known (state and outcome in one transaction)."""
+        self.update(campaign_id, [(batch, state, outcome, attempts, sent_at)])
+
+    def update(self, campaign_id: str, outcomes: Sequence[tuple[int, str, dict[str, Any], int, float | None]] = (),
+               inflight: tuple[int, float] | None = None) -> None:
+        """Several :meth:`record` s (``(batch, state, outcome, attempts, sent_at)``), then one
+        :meth:`mark_inflight` (``(batch, sent_at)``), in one transaction."""
         with self._transaction() as db:
-            db.execute("UPDATE batch_states SET state=?, attempts=attempts+?, sent_at=COALESCE(?, sent_at) "
-                       "WHERE campaign_id=? AND batch=?", (state, attempts, sent_at, campaign_id, batch))
-            db.execute("INSERT OR REPLACE INTO batch_outcomes (campaign_id, batch, outcome) VALUES (?,?,?)",
-                       (campaign_id, batch, _dumps(outcome)))
+            if outcomes:
+                db.executemany("UPDATE batch_states SET state=?, attempts=attempts+?, sent_at=COALESCE(?, sent_at) "
+                               "WHERE campaign_id=? AND batch=?",
+                               [(state, attempts, sent_at, campaign_id, batch) for batch, state, _, attempts, sent_at in outcomes])
+                db.executemany("INSERT OR REPLACE INTO batch_outcomes (campaign_id, batch, outcome) VALUES (?,?,?)",
+                               [(campaign_id, batch, _dumps(outcome)) for batch, _, outcome, _, _ in outcomes])
+            if inflight is not None:
+                db.execute("UPDATE batch_states SET state=?, sent_at=? WHERE campaign_id=? AND batch=?",
+                           (INFLIGHT, inflight[1], campaign_id, inflight[0]))
 
     def batches(self, campaign_id: str, states: Iterable[str] | None = None) -> list[BatchRecord]:
         sql = ("SELECT s.batch, s.state, r.rows, r.recipients, r.order_ids, s.sent_at, s.attempts, o.outcome "
@@ -230,7 +241,7 @@ class Journal:
             args += states
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY s.batch", args).fetchall()
-        return [BatchRecord(b, s, _unpack(r), _unpack(p), _unpack(o), t, a, orjson.loads(out) if out else {})
+        return [BatchRecord(b, s, _unpack(r), _unpack(p), _unpack(o), t, a, _outcome(out))
                 for b, s, r, p, o, t, a, out in rows]
 
     def states(self, campaign_id: str) -> dict[str, int]:
@@ -261,6 +272,14 @@ def _pack(values: Any) -> str:
         lists = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values.cast(pa.large_string()))
         return pc.binary_join(lists, pa.scalar(",", pa.large_string()))[0].as_py()
     return _dumps(values if hasattr(values, "dtype") else list(values))
+
+
+def _outcome(text: str | None) -> dict[str, Any]:
+    """A stored outcome with its msgIds as a list (they may be stored comma-joined: see Outcome.to_journal)."""
+    outcome = orjson.loads(text) if text else {}
+    if isinstance(outcome.get("msg_ids"), str):
+        outcome["msg_ids"] = outcome["msg_ids"].split(",")
+    return outcome
 
 
 def _unpack(text: str) -> list[Any]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .catalog import lookup
-from .engine import UNKNOWN_REASON, Batch, Outcome
+from .engine import UNKNOWN_REASON, Batch, Joined, Outcome
 from .journal import DONE, NOT_SENT, UNKNOWN
 from .schema import RESULT_SCHEMA, conform
 
@@ -37,6 +37,18 @@ def _strings(values: Any) -> Any:
         return pa.array(values, pa.large_string(), from_pandas=True)
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         return pa.array([None if v is None or v != v else str(v) for v in values], pa.large_string())
+
+
+def _split_commas(text: str) -> Any:
+    """Comma-separated strings, none holding a comma, as one Arrow string array: a few numpy passes."""
+    import pyarrow as pa
+
+    buf = np.frombuffer(text.encode(), dtype=np.uint8)
+    commas = np.flatnonzero(buf == ord(","))
+    offsets = np.empty(len(commas) + 2, dtype=np.int64)
+    offsets[0], offsets[-1] = 0, len(buf) - len(commas)
+    offsets[1:-1] = commas - np.arange(len(commas))  # string k ends at comma k, less the k commas before it
+    return pa.LargeStringArray.from_buffers(len(commas) + 1, pa.py_buffer(offsets), pa.py_buffer(buf[buf != ord(",")]))
 
 
 class _Piece:
@@ -116,6 +128,7 @@ class ResultBuilder:
         where = np.full(n, -1, dtype=np.int64)
         marks = np.zeros(n, dtype=bool)
         size = 0
+        joined: list[tuple[np.ndarray, str]] = []
         for p in self._pieces:
             value = p.values.get(name)
             if value is None:
@@ -126,13 +139,23 @@ class ResultBuilder:
                 where[p.positions] = scalars.setdefault(value, len(scalars))
                 marks[p.positions] = True
                 continue
+            marks[p.positions] = False
+            if isinstance(value, Joined):  # all of them split at once, after the others
+                joined.append((p.positions, value.text))
+                continue
             arr = value if isinstance(value, (pa.Array, pa.ChunkedArray)) else _strings(value)
             if isinstance(arr, pa.ChunkedArray):
                 arr = arr.combine_chunks()
             arrays.append(arr if arr.type == pa.large_string() else arr.cast(pa.large_string()))
             where[p.positions] = size + np.arange(len(arr))
-            marks[p.positions] = False
             size += len(arr)
+        if joined:
+            arrays.append(_split_commas(",".join(text for _, text in joined)))
+            if len(arrays[-1]) != sum(len(positions) for positions, _ in joined):
+                raise AssertionError(f"{name}: a batch's joined values do not match its rows")
+            for positions, _ in joined:
+                where[positions] = size + np.arange(len(positions))
+                size += len(positions)
         where[marks] += size  # scalars come after the arrays
         where[where < 0] = size + len(scalars)  # then one null
         values = pa.concat_arrays([*arrays, pa.array(list(scalars), pa.large_string()), pa.nulls(1, pa.large_string())])

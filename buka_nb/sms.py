@@ -21,7 +21,7 @@ import pyarrow as pa
 from .batching import SeenNumbers, Texts, render_texts, wire_groups
 from .campaign import DEFAULT, DryRun, Plan, Planner, plan_frame, run_csv, send_frame
 from .catalog import DUPLICATE_CODE
-from .engine import Batch, Outcome
+from .engine import Batch, Joined, Outcome
 from .envelope import Envelope
 from .errors import InputError
 from .io import require_columns
@@ -189,7 +189,7 @@ class SmsPlanner(Planner):
             [{"content": g.text, "sender_id": self.sender_id, "numbers": g.numbers, "order_ids": g.order_ids}
              for g in groups], app_id=self.app_id, check=False)
 
-    def read(self, batch: Batch, envelope: Envelope) -> tuple[list[int], list[str | None]]:
+    def read(self, batch: Batch, envelope: Envelope) -> tuple[list[int], Sequence[str | None]]:
         items = envelope.items("array")
         n = len(batch.rows)
         if len(items) == n:
@@ -198,9 +198,10 @@ class SmsPlanner(Planner):
             try:
                 sent = ",".join(g.order_ids for g in batch.payload["groups"])
                 if ",".join(map(itemgetter("orderId"), items)) == sent:
-                    msg_ids = list(map(itemgetter("msgId"), items))
-                    if "" not in msg_ids and "".join(msg_ids):  # join: all are strings
-                        return [0] * n, msg_ids
+                    ids = ",".join(map(itemgetter("msgId"), items))  # TypeError unless all are strings
+                    # n non-empty ids, none holding a comma: n - 1 commas, none doubled or at an end
+                    if ids.count(",") == n - 1 and ids[:1] not in ("", ",") and ids[-1] != "," and ",," not in ids:
+                        return [0] * n, Joined(ids)
             except (KeyError, TypeError):
                 pass
         by_order: dict[str, str] = {}

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from buka_nb.batching import MAX_SIZE_HINT, SeenNumbers, _first_rows, wire_groups
+from buka_nb.results import _split_commas
 
 
 def test_seen_numbers_gives_each_row_its_numbers_first_row_within_and_across_chunks():
@@ -51,3 +52,8 @@ def test_wire_groups_keep_first_appearance_order_of_texts_inside_each_request():
         [("B", "n0,n2", "o10,o12"), ("A", "n1", "o11")], [("A", "n3", "o13"), ("B", "n5", "o15")]]
     assert batches[0].numbers.to_pylist() == ["n0", "n2", "n1"]
     assert batches[1].order_ids.to_pylist() == ["o13", "o15"]
+
+
+def test_split_commas_gives_every_string_including_multibyte_ones():
+    assert _split_commas("a,ümlaut,,z").to_pylist() == ["a", "ümlaut", "", "z"]
+    assert _split_commas("only").to_pylist() == ["only"]

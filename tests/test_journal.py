@@ -7,6 +7,7 @@ import sqlite3
 import numpy as np
 import pyarrow as pa
 
+from buka_nb.engine import Joined, Outcome
 from buka_nb.journal import BatchRecord, Journal
 
 # The one-table layout journals had before state, rows and outcomes were split (buka_nb 0.1.0 dev).
@@ -77,4 +78,20 @@ def test_checkpoint_copies_the_log_into_the_database_while_the_writer_stays_open
     assert database_alone() == [(0, "done")]
     j.record("c", 0, "done", {"codes": [0, 0], "msg_ids": ["m0", "m1"]}, 1)  # the writer goes on
     assert [r.state for r in j.batches("c")] == ["done"]
+    j.close()
+
+
+def test_outcomes_and_a_departure_in_one_update_and_joined_msg_ids_read_back_as_a_list(tmp_path):
+    j = Journal(tmp_path / "j.sqlite3")
+    j.open_campaign("c", "sms", "fp", 4)
+    j.plan("c", [BatchRecord(0, "planned", [0, 1], ["1", "2"], ["o-0", "o-1"]),
+                 BatchRecord(1, "planned", [2, 3], ["3", "4"], ["o-2", "o-3"])])
+    j.mark_inflight("c", 0, 5.0)
+    outcome = Outcome("done", [0, 0], Joined("m-1,m-2"), "success", attempts=1, sent_at=5.0)
+    assert outcome.to_journal()["msg_ids"] == "m-1,m-2"  # stored as it arrived, one string
+    j.update("c", [(0, "done", outcome.to_journal(), 1, 5.0)], inflight=(1, 6.0))
+    first, second = j.batches("c")
+    assert (first.state, first.attempts, first.outcome["msg_ids"], first.outcome["codes"]) == ("done", 1, ["m-1", "m-2"], [0, 0])
+    assert (second.state, second.sent_at) == ("inflight", 6.0)
+    assert Outcome.from_record(first).msg_ids == ["m-1", "m-2"]
     j.close()

@@ -231,3 +231,28 @@ def test_first_requests_planned_ahead_are_the_requests_the_whole_chunk_gives(jou
     expected = [(",".join(b.recipients.to_pylist()), ",".join(b.order_ids.to_pylist())) for b in whole.batches]
     assert sorted(sent) == sorted(expected) and len(sent) == 30
     assert out["state"].value_counts().to_dict() == {"accepted": 2994, "invalid": 6}
+
+
+def test_each_outcome_is_journaled_with_the_next_departure_and_all_by_the_end(journal_path):
+    """A batch's outcome is written in the transaction that marks the next batch in flight; the last
+    ones when the sender closes. At each departure the journal already holds every earlier outcome."""
+    journal = Journal(journal_path)
+    seen: list[dict[str, int]] = []
+
+    class Watching(FakeBuka):
+        def __call__(self, request):
+            if request.url.path.endswith("/sendSms"):
+                seen.append(journal.states(campaign))
+            return super().__call__(request)
+
+    fake, campaign = Watching(), "watched"
+    with client_for(fake) as c:
+        r = send_sms(frame(9), content="hi", client=c, journal=journal, campaign_id=campaign, batch_size=3,
+                     max_in_flight=1)
+    assert seen == [{"inflight": 1, "planned": 2},
+                    {"done": 1, "inflight": 1, "planned": 1},
+                    {"done": 2, "inflight": 1}]
+    assert journal.states(campaign) == {"done": 3}
+    stored = {b.batch: b.outcome["msg_ids"] for b in journal.batches(campaign)}
+    assert stored == {k: r.msg_id.iloc[3 * k:3 * k + 3].tolist() for k in range(3)}
+    journal.close()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import random
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from buka_nb.batching import WireGroup
 from buka_nb.cli import main
+from buka_nb.engine import Joined
+from buka_nb.envelope import normalise
 from buka_nb.reports import collect_reports
-from buka_nb.sms import plan_sms, send_sms
+from buka_nb.sms import SmsBatch, SmsPlanner, plan_sms, send_sms
 
 
 def messy_csv(path, n=10_000, seed=3):
@@ -134,3 +138,25 @@ def test_works_inside_a_running_event_loop_like_a_jupyter_cell(sim):
 
     r = asyncio.run(cell())
     assert r.state.tolist() == ["accepted", "accepted"]
+
+
+def test_read_keeps_a_full_in_order_answer_joined_and_matches_anything_else_row_by_row():
+    planner = SmsPlanner(content="hi")
+    batch = SmsBatch(0, [0, 1, 2], pa.array(["1", "2", "3"]), pa.array(["o-0", "o-1", "o-2"]), {"groups": [WireGroup("hi", "1,2", "o-0,o-1"),
+                                                                        WireGroup("hi", "3", "o-2")], "single": False})
+
+    def answer(*items):
+        return normalise({"status": "0", "reason": "success",
+                          "array": [{"msgId": m, "number": n, "orderId": o} for m, n, o in items]})
+
+    codes, ids = planner.read(batch, answer(("m0", "1", "o-0"), ("m1", "2", "o-1"), ("m2", "3", "o-2")))
+    assert codes == [0, 0, 0] and isinstance(ids, Joined) and ids.text == "m0,m1,m2" and list(ids) == ["m0", "m1", "m2"]
+    # out of order, an empty msgId, a msgId holding a comma: matched by orderId, the empty one refused
+    codes, ids = planner.read(batch, answer(("m2", "3", "o-2"), ("", "1", "o-0"), ("m,1", "2", "o-1")))
+    assert (codes, ids) == ([-9, 0, 0], [None, "m,1", "m2"])
+
+
+def test_joined_is_a_sequence_of_its_strings():
+    ids = Joined("a,bb,c")
+    assert (len(ids), ids[1], ids[-1], list(ids), "bb" in ids) == (3, "bb", "c", ["a", "bb", "c"], True)
+    assert ids == ["a", "bb", "c"] and ids == Joined("a,bb,c") and ids != ["a", "bb"]
