@@ -379,21 +379,26 @@ def run_csv(planner: Planner, path: str | Path, *, out: str | Path | None = None
     memory stays flat however large the file; otherwise the result frame is returned.
     """
     import itertools
+    from concurrent.futures import ThreadPoolExecutor
 
-    from .io import count_rows, file_digest, iter_recipients
+    from .io import iter_recipients, scan_file
     from .stream import ResultSink
 
-    chunks = iter_recipients(path, chunksize=chunksize, encoding=encoding)
-    first = next(chunks)
-    planner.check_columns(first[1], Path(path).name)
-    chunks = itertools.chain([first], chunks)
-    if dry_run_only:
-        return dry_run(planner, chunks)
-    digest = file_digest(path) + f"/{chunksize}"
+    with ThreadPoolExecutor(1) as pool:
+        # the file's digest and row count come from one pass beside the first chunk's parsing (both release the GIL)
+        scanned = pool.submit(scan_file, path) if not dry_run_only else None
+        chunks = iter_recipients(path, chunksize=chunksize, encoding=encoding)
+        first = next(chunks)
+        planner.check_columns(first[1], Path(path).name)
+        chunks = itertools.chain([first], chunks)
+        if scanned is None:
+            return dry_run(planner, chunks)
+        digest, n_rows = scanned.result()
+    digest += f"/{chunksize}"
     if out is None:
-        return run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), **campaign)
+        return run_campaign(planner, chunks, data_digest=digest, n_rows=n_rows, **campaign)
     with ResultSink(out) as sink:
-        run_campaign(planner, chunks, data_digest=digest, n_rows=count_rows(path), sink=sink.write, **campaign)
+        run_campaign(planner, chunks, data_digest=digest, n_rows=n_rows, sink=sink.write, **campaign)
     return Path(out)
 
 

@@ -190,24 +190,16 @@ def _iter_pandas(path: Path, enc: str, delim: str, chunksize: int, required: tup
         raise InputError(f"{path.name} has a header but no rows: add one row per recipient")
 
 
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, streamed."""
+def scan_file(path: str | Path) -> tuple[str, int]:
+    """A file's SHA-256 and its data rows (lines minus the header; quoted newlines make it an upper bound), in one pass."""
     h = hashlib.sha256()
+    lines, last = 0, b"\n"
     with Path(path).open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
-
-
-def count_rows(path: str | Path) -> int:
-    """Data rows in a CSV (lines minus the header; quoted newlines make this an upper bound)."""
-    with Path(path).open("rb") as fh:
-        lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
-        if fh.tell() == 0:
-            return 0
-        fh.seek(-1, 2)
-        last = fh.read(1)
-    return max(0, lines + (last != b"\n") - 1)
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return h.hexdigest(), max(0, lines + (last != b"\n") - 1)
 
 
 def _checked(frame: pd.DataFrame, path: Path, required: tuple[str, ...]) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,10 @@ def test_a_large_file_is_cut_into_exact_chunks_by_arrow(tmp_path):
     chunks = list(io.iter_recipients(path, chunksize=10_000))
     assert [(o, len(c)) for o, c in chunks] == [(0, 10_000), (10_000, 10_000), (20_000, 5_000)]
     assert chunks[2][1].index[0] == 20_000 and chunks[2][1].phone.iloc[-1] == "447900024999"
+
+
+def test_scan_file_gives_the_sha256_and_the_data_rows(tmp_path):
+    for text, rows in [("phone\n1\n2\n", 2), ("phone\n1\n2", 2), ("phone\n", 0), ("", 0)]:
+        path = tmp_path / "f.csv"
+        path.write_bytes(text.encode())
+        assert io.scan_file(path) == (hashlib.sha256(text.encode()).hexdigest(), rows)
