@@ -218,7 +218,8 @@ class ResultBuilder:
             "batch": pd.Series(integers(self._numeric("batch", n)), index=index),
             "attempts": pd.Series(integers(self._numeric("attempts", n)), index=index), "submitted_at": stamp,
             "delivery": none, "delivery_reason": none, "delivered_at": pd.Series(pd.NaT, index=index, dtype=RESULT_SCHEMA["delivered_at"])}
-        frame = pd.DataFrame(columns, index=index, copy=False)
+        # from the arrays, not the Series: pandas copies Series (copy-on-write) even with copy=False
+        frame = pd.DataFrame({name: column.array for name, column in columns.items()}, index=index, copy=False)
         # built in the schema's dtypes already; conform() only when something differs (it copies every column)
         if list(map(str, frame.dtypes)) != list(RESULT_SCHEMA.values()):
             frame = conform(frame)
