@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ._aio import run_sync
 from .engine import Batch, ChannelAdapter, Outcome, Sender, needs_sending
 from .journal import DONE, INFLIGHT, UNKNOWN, Journal
-from .results import ResultBuilder
+from .results import ResultBuilder, ResultStore
 from .schema import conform
 
 if TYPE_CHECKING:
@@ -221,6 +221,7 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                     on_batch=(lambda b, o: bar.update(len(b.rows))) if bar is not None else None)
     seen = planner.new_seen(n_rows)
     parts: list[ResultBuilder | pd.DataFrame] = []
+    store = ResultStore(n_rows) if sink is None and n_rows else None  # the returned frame's numeric columns
     unknown: list[tuple[ResultBuilder, Batch]] = []
     next_batch = 0
 
@@ -239,7 +240,7 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
             parts.append(builder)  # the reconciliation below may still resolve some of its rows
             await asyncio.gather(*checkpoint)
         else:  # now, so the chunk's arrays go before the next chunk's
-            frame, *_ = await asyncio.gather(asyncio.to_thread(builder.frame), *checkpoint)
+            frame, *_ = await asyncio.gather(asyncio.to_thread(builder.frame, store), *checkpoint)
             parts.append(frame)
 
     # Chunk k+1 is read and planned while chunk k's requests are in flight, so the platform is not
@@ -302,10 +303,12 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                 journal.record(campaign_id, batch.number, outcome.state, outcome.to_journal(), 0, outcome.sent_at)
                 outcome.attempts = recs[batch.number].attempts
                 b.add_batch(batch, outcome)
-    frames = [p.frame() if isinstance(p, ResultBuilder) else p for p in parts]
+    frames = [p.frame(store) if isinstance(p, ResultBuilder) else p for p in parts]
     if not frames:
         return conform(pd.DataFrame(index=pd.RangeIndex(0)))
-    return pd.concat(frames) if len(frames) > 1 else frames[0]
+    if len(frames) == 1:
+        return frames[0]
+    return store.concat(frames) if store is not None else pd.concat(frames)
 
 
 async def _plans(planner: Planner, chunk: pd.DataFrame, offset: int, first_batch: int, seen: Any,

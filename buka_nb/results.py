@@ -169,20 +169,29 @@ class ResultBuilder:
             found.update((state,) if isinstance(state, str) else () if state is None else set(state.tolist()))
         return found
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, store: ResultStore | None = None) -> pd.DataFrame:
+        """The chunk's result frame; with *store*, its numeric columns are views of the store's rows."""
         import pandas as pd
         import pyarrow as pa
 
         index, n = self.index, len(self.index)
-        none = pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())), index=index)
+        if store is not None and not store.fits(self.offset, n):
+            store = None
+
+        def put(name: str, data: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+            return store.put(name, self.offset, data, mask) if store is not None else (data, mask)
+        nulls = pa.nulls(n, pa.large_string())
+
+        def none() -> pd.Series:  # each column its own array (Arrow's data is immutable, so it may be shared)
+            return pd.Series(pd.arrays.ArrowStringArray(nulls), index=index, copy=False)
 
         def text(name: str) -> pd.Series:
             values = self._text(name, n)
-            return none if values is None else pd.Series(pd.arrays.ArrowStringArray(values), index=index)
+            return none() if values is None else pd.Series(pd.arrays.ArrowStringArray(values), index=index, copy=False)
 
-        def integers(values: np.ndarray) -> pd.arrays.IntegerArray:
+        def integers(name: str, values: np.ndarray) -> pd.arrays.IntegerArray:
             missing = np.isnan(values)
-            return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+            return pd.arrays.IntegerArray(*put(name, np.where(missing, 0, values).astype(np.int64), missing))
 
         codes = self._numeric("code", n)
         known = ~np.isnan(codes)
@@ -191,13 +200,14 @@ class ResultBuilder:
         info = [lookup(self.channel, int(c)) for c in unique]
         pick = np.full(n, len(info), dtype=np.intp)  # len(info): the trailing NA
         pick[known] = which
-        reason = pd.Series(pd.array([i.reason for i in info] + [None], dtype="string").take(pick), index=index)
-        category = pd.Series(pd.array([i.category for i in info] + [None], dtype="string").take(pick), index=index)
-        retryable = pd.Series(pd.array([i.retryable for i in info] + [None], dtype="boolean").take(pick), index=index)
-        own_reason = text("reason")
-        reason = own_reason.fillna(reason) if own_reason is not none else reason
+        reason = pd.Series(pd.array([i.reason for i in info] + [None], dtype="string").take(pick), index=index, copy=False)
+        category = pd.Series(pd.array([i.category for i in info] + [None], dtype="string").take(pick), index=index, copy=False)
+        retryable = pd.Series(pd.array([i.retryable for i in info] + [None], dtype="boolean").take(pick), index=index, copy=False)
+        own_reason = self._text("reason", n)
+        if own_reason is not None:
+            reason = pd.Series(pd.arrays.ArrowStringArray(own_reason), index=index, copy=False).fillna(reason)
         state = text("state")
-        code_s = pd.Series(integers(codes), index=index)
+        code_s = pd.Series(integers("code", codes), index=index, copy=False)
         states = self._states()
         if UNKNOWN in states:
             unknown = (state == UNKNOWN).fillna(False)
@@ -208,19 +218,95 @@ class ResultBuilder:
             if unreached.any():
                 category[unreached] = "transport"
                 retryable[unreached] = True
+        flags = retryable.array
+        retryable = pd.Series(pd.arrays.BooleanArray(*put("retryable", flags.to_numpy(bool, na_value=False),
+                                                          flags.isna())), index=index, copy=False)
         seconds = self._numeric("submitted_at", n)
-        stamp = pd.Series((seconds * 1e9).astype("datetime64[ns]"), index=index).dt.tz_localize("UTC")
+        nanos, _ = put("submitted_at", (seconds * 1e9).astype("datetime64[ns]").view(np.int64))
+        stamp = _utc(nanos, index)
         channel = pd.arrays.ArrowStringArray(pa.repeat(pa.scalar(self.channel, pa.large_string()), n))
         columns = {
-            "channel": pd.Series(channel, index=index), "recipient": text("recipient"),
+            "channel": pd.Series(channel, index=index, copy=False), "recipient": text("recipient"),
             "order_id": text("order_id"), "msg_id": text("msg_id"), "task_id": text("task_id"), "state": state,
             "code": code_s, "reason": reason, "category": category, "retryable": retryable, "detail": text("detail"),
-            "batch": pd.Series(integers(self._numeric("batch", n)), index=index),
-            "attempts": pd.Series(integers(self._numeric("attempts", n)), index=index), "submitted_at": stamp,
-            "delivery": none, "delivery_reason": none, "delivered_at": pd.Series(pd.NaT, index=index, dtype=RESULT_SCHEMA["delivered_at"])}
-        # from the arrays, not the Series: pandas copies Series (copy-on-write) even with copy=False
+            "batch": pd.Series(integers("batch", self._numeric("batch", n)), index=index, copy=False),
+            "attempts": pd.Series(integers("attempts", self._numeric("attempts", n)), index=index, copy=False), "submitted_at": stamp,
+            "delivery": none(), "delivery_reason": none(), "delivered_at": _utc(put("delivered_at", np.full(n, _NAT))[0], index)}
+        # from the arrays, not the Series, which pandas copies (copy-on-write) even with copy=False: so no
+        # two columns may share an array, or setting a value in one would change the other
         frame = pd.DataFrame({name: column.array for name, column in columns.items()}, index=index, copy=False)
         # built in the schema's dtypes already; conform() only when something differs (it copies every column)
         if list(map(str, frame.dtypes)) != list(RESULT_SCHEMA.values()):
             frame = conform(frame)
         return frame
+
+
+_NAT = np.iinfo(np.int64).min  # NaT, as datetime64's int64
+
+
+def _utc(nanos: np.ndarray, index: pd.Index) -> pd.Series:
+    """Nanoseconds since the epoch (NaT as int64's minimum) as a UTC datetime column, without a copy."""
+    import pandas as pd
+
+    return pd.Series(nanos, index=index, copy=False).astype(RESULT_SCHEMA["submitted_at"])
+
+
+class ResultStore:
+    """A campaign's numeric result columns, allocated once for all its rows (*rows* may be an upper bound).
+
+    Each chunk's :meth:`ResultBuilder.frame` copies its values into its rows (in a worker thread,
+    while later requests are in flight) and :meth:`concat` joins the chunk frames without copying
+    them again: ``pd.concat`` copies every column after the last response, 50-90 ms at 10^6 rows
+    on the benchmark machine, most of it page faults on the fresh memory.
+    """
+
+    MASKED = ("code", "batch", "attempts", "retryable")
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        types = {"code": np.int64, "batch": np.int64, "attempts": np.int64, "retryable": bool, "submitted_at": np.int64,
+                 "delivered_at": np.int64}
+        self._data = {name: np.empty(rows, dtype) for name, dtype in types.items()}
+        self._mask = {name: np.empty(rows, bool) for name in self.MASKED}
+        self._placed: dict[int, int] = {}  # chunk offset -> rows
+
+    def fits(self, offset: int, n: int) -> bool:
+        return offset + n <= self.rows
+
+    def put(self, name: str, offset: int, data: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        """Copy a chunk's column into its rows; return the views that now hold it."""
+        end = offset + len(data)
+        self._placed[offset] = len(data)
+        self._data[name][offset:end] = data
+        if mask is None:
+            return self._data[name][offset:end], None
+        self._mask[name][offset:end] = mask
+        return self._data[name][offset:end], self._mask[name][offset:end]
+
+    def concat(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        """The chunk frames, in order, as one frame: the store's columns as they are, strings as chunked Arrow arrays.
+
+        ``pd.concat`` when the frames are not exactly the chunks the store holds, in order.
+        """
+        import pandas as pd
+        import pyarrow as pa
+
+        offsets, total = [], 0
+        for frame in frames:
+            offsets.append(total)
+            total += len(frame)
+        if [self._placed.get(o) for o in offsets] != [len(f) for f in frames] or len(self._placed) != len(frames):
+            return pd.concat(frames)
+        index = frames[0].index.append([f.index for f in frames[1:]])
+        columns: dict[str, Any] = {}
+        for name in RESULT_SCHEMA:
+            if name in self._mask:
+                cls = pd.arrays.BooleanArray if name == "retryable" else pd.arrays.IntegerArray
+                columns[name] = cls(self._data[name][:total], self._mask[name][:total])
+            elif name in self._data:  # the two datetimes
+                columns[name] = _utc(self._data[name][:total], index).array
+            else:
+                chunks = [c for f in frames for c in pa.chunked_array(pa.array(f[name].array)).chunks]
+                columns[name] = pd.arrays.ArrowStringArray(
+                    pa.chunked_array([c.cast(pa.large_string()) for c in chunks], pa.large_string()))
+        return pd.DataFrame(columns, index=index, copy=False)

@@ -1,0 +1,58 @@
+"""Result frames: one campaign's chunk frames joined through its ResultStore, exactly as pd.concat would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from buka_nb.engine import Batch, Joined, Outcome
+from buka_nb.results import ResultBuilder, ResultStore
+from buka_nb.schema import RESULT_SCHEMA
+
+
+def chunk(offset: int, n: int, store: ResultStore | None, unknown: bool = False) -> pd.DataFrame:
+    """Row *offset* refused locally, the rest one batch: accepted (joined msgIds) or unknown."""
+    b = ResultBuilder("sms", pd.RangeIndex(offset, offset + n), offset)
+    b.add_invalid([offset], ["12"], [-9], ["column 'phone' value 12 has the wrong length"])
+    rows = list(range(offset + 1, offset + n))
+    batch = Batch(offset, rows, [f"4479{r}" for r in rows], [f"o-{r}" for r in rows])
+    if unknown:
+        outcome = Outcome("unknown", [None] * len(rows), [None] * len(rows), "no answer", attempts=2, sent_at=1.7e9)
+    else:
+        outcome = Outcome("done", [0] * len(rows), Joined(",".join(f"m{r}" for r in rows)), "success", attempts=1,
+                          sent_at=1.7e9 + offset)
+    b.add_batch(batch, outcome)
+    return b.frame(store)
+
+
+def test_the_store_joins_chunk_frames_as_pd_concat_does_without_copying_them():
+    store = ResultStore(10)  # an upper bound, as a CSV's line count is
+    frames = [chunk(0, 4, store), chunk(4, 3, store, unknown=True), chunk(7, 2, store)]
+    joined = store.concat(frames)
+    pd.testing.assert_frame_equal(joined, pd.concat(frames))
+    assert dict(joined.dtypes.astype(str)) == RESULT_SCHEMA
+    assert isinstance(joined.index, pd.RangeIndex) and list(joined.index) == list(range(9))
+    assert joined.msg_id.fillna("").tolist() == ["", "m1", "m2", "m3", "", "", "", "", "m8"]
+    assert joined.state.tolist() == ["invalid", "accepted", "accepted", "accepted", "invalid", "unknown", "unknown",
+                                     "invalid", "accepted"]
+    assert joined.code.tolist() == [-9, 0, 0, 0, -9, pd.NA, pd.NA, -9, 0]
+    assert joined.attempts.tolist() == [pd.NA, 1, 1, 1, pd.NA, 2, 2, pd.NA, 1]
+    # each chunk frame's numbers and the joined frame's are the same memory: nothing was copied at the end
+    assert np.shares_memory(frames[2].code.array._data, joined.code.array._data)
+
+
+def test_frames_the_store_does_not_hold_in_order_are_joined_by_pd_concat():
+    store = ResultStore(10)
+    frames = [chunk(0, 4, store), chunk(4, 3, None)]  # the second never went through the store
+    pd.testing.assert_frame_equal(store.concat(frames), pd.concat(frames))
+    assert store.concat(frames[:1] + frames[:1]).index.tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
+
+
+def test_setting_a_value_in_one_column_leaves_every_other_column_alone():
+    store = ResultStore(7)
+    frames = [chunk(0, 4, store), chunk(4, 3, store, unknown=True)]
+    for results in (frames[0].copy(deep=False), store.concat(frames)):
+        before = results.copy()
+        results.loc[results.index[1], "delivery"] = "delivered"
+        results.loc[results.index[1], "code"] = 7
+        assert [c for c in results if not results[c].equals(before[c])] == ["code", "delivery"]
