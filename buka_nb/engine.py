@@ -3,9 +3,9 @@
 A channel supplies a :class:`ChannelAdapter` (how to send one batch, how to read its response,
 how to reconcile a batch whose outcome is unknown); the :class:`Sender` does the rest for all of
 them: it journals each batch before its request leaves, keeps at most ``max_in_flight`` requests
-under way, records every response (in the same transaction as the next batch's departure), stops early on errors that would repeat for every
-later batch (bad credentials, a locked account, no balance) and never resends a request whose
-outcome is unknown.
+under way, records every response (in the same transaction as the next batch's departure), stops
+early on errors that would repeat for every later batch (bad credentials, a locked account, no
+balance) and never resends a request whose outcome is unknown.
 """
 
 from __future__ import annotations
@@ -161,21 +161,22 @@ class Sender:
 
     async def close(self, *, cancel: bool = False) -> None:
         """Let the workers finish what is queued, or (*cancel*) stop them now: the campaign is abandoned."""
-        if not cancel:
-            for _ in self._workers:
-                self._queue.put_nowait(None)
-            try:
-                await asyncio.gather(*self._workers)
-                self._write_journal()
-                return
-            except BaseException:
-                for task in self._workers:
-                    task.cancel()
-                raise
-        for task in self._workers:
-            task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._write_journal()
+        try:
+            if not cancel:
+                for _ in self._workers:
+                    self._queue.put_nowait(None)
+                try:
+                    await asyncio.gather(*self._workers)
+                    return
+                except BaseException:
+                    for task in self._workers:
+                        task.cancel()
+                    raise
+            for task in self._workers:
+                task.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        finally:
+            self._write_journal()  # the outcomes that came in since the last departure
 
     async def _work(self) -> None:
         while True:
@@ -231,8 +232,8 @@ class Sender:
         else:
             if env.ok:
                 codes, msg_ids = self.adapter.read(batch, env)
-                outcome = Outcome(DONE, list(codes), msg_ids if isinstance(msg_ids, Joined) else list(msg_ids), env.reason, task_id=self.adapter.task_id(),
-                                  attempts=env.attempts, sent_at=sent_at)
+                outcome = Outcome(DONE, list(codes), msg_ids if isinstance(msg_ids, Joined) else list(msg_ids),
+                                  env.reason, task_id=self.adapter.task_id(), attempts=env.attempts, sent_at=sent_at)
             else:
                 outcome = self._refused(batch, env.code, env.reason, env.attempts, sent_at)
         self._journal(batch, outcome)

@@ -191,7 +191,10 @@ def _iter_pandas(path: Path, enc: str, delim: str, chunksize: int, required: tup
 
 
 def scan_file(path: str | Path) -> tuple[str, int]:
-    """A file's SHA-256 and its data rows (lines minus the header; quoted newlines make it an upper bound), in one pass."""
+    """A file's SHA-256 and its data rows, in one pass.
+
+    Rows are lines minus the header: quoted newlines make the count an upper bound.
+    """
     h = hashlib.sha256()
     lines, last = 0, b"\n"
     with Path(path).open("rb") as fh:

@@ -223,7 +223,7 @@ class Journal:
             if outcomes:
                 db.executemany("UPDATE batch_states SET state=?, attempts=attempts+?, sent_at=COALESCE(?, sent_at) "
                                "WHERE campaign_id=? AND batch=?",
-                               [(state, attempts, sent_at, campaign_id, batch) for batch, state, _, attempts, sent_at in outcomes])
+                               [(state, attempts, at, campaign_id, batch) for batch, state, _, attempts, at in outcomes])
                 db.executemany("INSERT OR REPLACE INTO batch_outcomes (campaign_id, batch, outcome) VALUES (?,?,?)",
                                [(campaign_id, batch, _dumps(outcome)) for batch, _, outcome, _, _ in outcomes])
             if inflight is not None:

@@ -200,9 +200,13 @@ class ResultBuilder:
         info = [lookup(self.channel, int(c)) for c in unique]
         pick = np.full(n, len(info), dtype=np.intp)  # len(info): the trailing NA
         pick[known] = which
-        reason = pd.Series(pd.array([i.reason for i in info] + [None], dtype="string").take(pick), index=index, copy=False)
-        category = pd.Series(pd.array([i.category for i in info] + [None], dtype="string").take(pick), index=index, copy=False)
-        retryable = pd.Series(pd.array([i.retryable for i in info] + [None], dtype="boolean").take(pick), index=index, copy=False)
+
+        def from_catalog(values: list[Any], dtype: str) -> pd.Series:
+            return pd.Series(pd.array(values + [None], dtype=dtype).take(pick), index=index, copy=False)
+
+        reason = from_catalog([i.reason for i in info], "string")
+        category = from_catalog([i.category for i in info], "string")
+        retryable = from_catalog([i.retryable for i in info], "boolean")
         own_reason = self._text("reason", n)
         if own_reason is not None:
             reason = pd.Series(pd.arrays.ArrowStringArray(own_reason), index=index, copy=False).fillna(reason)
@@ -230,8 +234,9 @@ class ResultBuilder:
             "order_id": text("order_id"), "msg_id": text("msg_id"), "task_id": text("task_id"), "state": state,
             "code": code_s, "reason": reason, "category": category, "retryable": retryable, "detail": text("detail"),
             "batch": pd.Series(integers("batch", self._numeric("batch", n)), index=index, copy=False),
-            "attempts": pd.Series(integers("attempts", self._numeric("attempts", n)), index=index, copy=False), "submitted_at": stamp,
-            "delivery": none(), "delivery_reason": none(), "delivered_at": _utc(put("delivered_at", np.full(n, _NAT))[0], index)}
+            "attempts": pd.Series(integers("attempts", self._numeric("attempts", n)), index=index, copy=False),
+            "submitted_at": stamp, "delivery": none(), "delivery_reason": none(),
+            "delivered_at": _utc(put("delivered_at", np.full(n, _NAT))[0], index)}
         # from the arrays, not the Series, which pandas copies (copy-on-write) even with copy=False: so no
         # two columns may share an array, or setting a value in one would change the other
         frame = pd.DataFrame({name: column.array for name, column in columns.items()}, index=index, copy=False)

@@ -91,7 +91,8 @@ def test_outcomes_and_a_departure_in_one_update_and_joined_msg_ids_read_back_as_
     assert outcome.to_journal()["msg_ids"] == "m-1,m-2"  # stored as it arrived, one string
     j.update("c", [(0, "done", outcome.to_journal(), 1, 5.0)], inflight=(1, 6.0))
     first, second = j.batches("c")
-    assert (first.state, first.attempts, first.outcome["msg_ids"], first.outcome["codes"]) == ("done", 1, ["m-1", "m-2"], [0, 0])
+    assert (first.state, first.attempts, first.outcome["msg_ids"], first.outcome["codes"]) == \
+        ("done", 1, ["m-1", "m-2"], [0, 0])
     assert (second.state, second.sent_at) == ("inflight", 6.0)
     assert Outcome.from_record(first).msg_ids == ["m-1", "m-2"]
     j.close()

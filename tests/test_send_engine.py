@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 
@@ -12,7 +13,9 @@ import pytest
 from buka_nb.client import BukaClient, RetryPolicy
 from buka_nb.credentials import Credentials
 from buka_nb.errors import InputError
-from buka_nb.journal import Journal
+from buka_nb.engine import Batch, ChannelAdapter, Sender
+from buka_nb.envelope import normalise
+from buka_nb.journal import BatchRecord, Journal
 from buka_nb.schema import RESULT_SCHEMA
 from buka_nb.sms import send_sms
 
@@ -255,4 +258,33 @@ def test_each_outcome_is_journaled_with_the_next_departure_and_all_by_the_end(jo
     assert journal.states(campaign) == {"done": 3}
     stored = {b.batch: b.outcome["msg_ids"] for b in journal.batches(campaign)}
     assert stored == {k: r.msg_id.iloc[3 * k:3 * k + 3].tolist() for k in range(3)}
+    journal.close()
+
+
+def test_outcomes_waiting_for_the_next_departure_are_written_when_the_sender_is_abandoned(journal_path):
+    class Adapter(ChannelAdapter):
+        channel = "sms"
+
+        async def send(self, client, batch):
+            return normalise({"status": "0", "reason": "success"})
+
+        def read(self, batch, envelope):
+            return [0] * len(batch.rows), [f"m{r}" for r in batch.rows]
+
+    journal = Journal(journal_path)
+    journal.open_campaign("c", "sms", "fp", 2)
+    journal.plan("c", [BatchRecord(0, "planned", [0, 1], ["1", "2"], ["o-0", "o-1"])])
+
+    async def run():
+        sender = Sender(Adapter(), None, journal=journal, campaign_id="c", max_in_flight=1)
+        sender.start()
+        outcomes = await sender.submit([Batch(0, [0, 1], ["1", "2"], ["o-0", "o-1"])])
+        waiting = journal.states("c")  # answered, but no departure since to carry its outcome
+        await sender.close(cancel=True)
+        return outcomes, waiting
+
+    outcomes, waiting = asyncio.run(run())
+    assert outcomes[0].msg_ids == ["m0", "m1"] and waiting == {"inflight": 1}
+    (done,) = journal.batches("c")
+    assert (done.state, done.outcome["msg_ids"], done.attempts) == ("done", ["m0", "m1"], 1)
     journal.close()

@@ -142,8 +142,9 @@ def test_works_inside_a_running_event_loop_like_a_jupyter_cell(sim):
 
 def test_read_keeps_a_full_in_order_answer_joined_and_matches_anything_else_row_by_row():
     planner = SmsPlanner(content="hi")
-    batch = SmsBatch(0, [0, 1, 2], pa.array(["1", "2", "3"]), pa.array(["o-0", "o-1", "o-2"]), {"groups": [WireGroup("hi", "1,2", "o-0,o-1"),
-                                                                        WireGroup("hi", "3", "o-2")], "single": False})
+    groups = [WireGroup("hi", "1,2", "o-0,o-1"), WireGroup("hi", "3", "o-2")]
+    batch = SmsBatch(0, [0, 1, 2], pa.array(["1", "2", "3"]), pa.array(["o-0", "o-1", "o-2"]),
+                     {"groups": groups, "single": False})
 
     def answer(*items):
         return normalise({"status": "0", "reason": "success",
