@@ -51,6 +51,16 @@ def _split_commas(text: str) -> Any:
     return pa.LargeStringArray.from_buffers(len(commas) + 1, pa.py_buffer(offsets), pa.py_buffer(buf[buf != ord(",")]))
 
 
+_NAT = np.iinfo(np.int64).min  # NaT, as datetime64's int64
+
+
+def _utc(nanos: np.ndarray, index: pd.Index) -> pd.Series:
+    """Nanoseconds since the epoch (NaT as int64's minimum) as a UTC datetime column, without a copy."""
+    import pandas as pd
+
+    return pd.Series(nanos, index=index, copy=False).astype(RESULT_SCHEMA["submitted_at"])
+
+
 class _Piece:
     """One batch's (or the refused rows') values: each column an array of its rows, a scalar or None."""
 
@@ -222,9 +232,10 @@ class ResultBuilder:
             if unreached.any():
                 category[unreached] = "transport"
                 retryable[unreached] = True
-        flags = retryable.array
-        retryable = pd.Series(pd.arrays.BooleanArray(*put("retryable", flags.to_numpy(bool, na_value=False),
-                                                          flags.isna())), index=index, copy=False)
+        if store is not None:  # into the store's rows, as the other numeric columns
+            flags = retryable.array
+            retryable = pd.Series(pd.arrays.BooleanArray(*put("retryable", flags.to_numpy(bool, na_value=False),
+                                                              flags.isna())), index=index, copy=False)
         seconds = self._numeric("submitted_at", n)
         nanos, _ = put("submitted_at", (seconds * 1e9).astype("datetime64[ns]").view(np.int64))
         stamp = _utc(nanos, index)
@@ -244,16 +255,6 @@ class ResultBuilder:
         if list(map(str, frame.dtypes)) != list(RESULT_SCHEMA.values()):
             frame = conform(frame)
         return frame
-
-
-_NAT = np.iinfo(np.int64).min  # NaT, as datetime64's int64
-
-
-def _utc(nanos: np.ndarray, index: pd.Index) -> pd.Series:
-    """Nanoseconds since the epoch (NaT as int64's minimum) as a UTC datetime column, without a copy."""
-    import pandas as pd
-
-    return pd.Series(nanos, index=index, copy=False).astype(RESULT_SCHEMA["submitted_at"])
 
 
 class ResultStore:
