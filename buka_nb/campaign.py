@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._aio import run_sync
-from .engine import Batch, ChannelAdapter, Outcome, Sender, needs_sending
+from .engine import UNKNOWN_REASON, Batch, ChannelAdapter, Outcome, Sender, needs_sending
 from .journal import DONE, INFLIGHT, UNKNOWN, Journal
 from .results import ResultBuilder, ResultStore
 from .schema import conform
@@ -212,9 +212,14 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
         records = {r.batch: r for r in journal.batches(campaign_id)}
         open_records = [r for r in records.values() if r.state in (UNKNOWN, INFLIGHT)]
         if open_records:  # reconcile before anything is resent
-            for number, outcome in (await planner.reconcile(client, open_records)).items():
-                journal.record(campaign_id, number, outcome.state, outcome.to_journal(), 0, outcome.sent_at)
-                records[number] = _rec(records[number], outcome)
+            resolved = await planner.reconcile(client, open_records)
+            for rec in open_records:
+                outcome = resolved.get(rec.batch)
+                if outcome is None and rec.state == INFLIGHT:  # its run died while the request was under way
+                    outcome = _unresolved(rec)
+                if outcome is not None:
+                    journal.record(campaign_id, rec.batch, outcome.state, outcome.to_journal(), 0, outcome.sent_at)
+                    records[rec.batch] = _rec(rec, outcome)
     await planner.begin(client, journal, campaign_id)
     bar = _progress(progress, n_rows)
     sender = Sender(planner, client, journal=journal, campaign_id=campaign_id, max_in_flight=max_in_flight,
@@ -344,6 +349,16 @@ def _journal_plan(journal: Journal, campaign_id: str, plan: Plan) -> None:
         journal.add_invalid(campaign_id, plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
                             plan.invalid_details)
     journal.plan(campaign_id, [b.record() for b in plan.batches])
+
+
+def _unresolved(record: Any) -> Outcome:
+    """A batch a previous run marked in flight and died before its answer was recorded, which
+    reconciliation could not find either: its outcome is unknown (it may or may not have reached BUKA)."""
+    n = len(record.rows)
+    return Outcome(UNKNOWN, [None] * n, [None] * n, UNKNOWN_REASON,
+                   "the run sending it ended before its answer was recorded, and the platform's records do not "
+                   "show it (yet): run the same campaign again later to reconcile it, or force_unknown=True "
+                   "(--force-unknown) to send it again", attempts=record.attempts, sent_at=record.sent_at)
 
 
 def _rec(record: Any, outcome: Outcome) -> Any:

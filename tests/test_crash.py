@@ -65,7 +65,13 @@ def test_sigkill_at_random_moments_and_during_a_response_never_sends_twice(tmp_p
         assert 0 < in_ledger < ROWS and sim.stats()["duplicates"]["sms"] == 0
 
         final = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-        assert final.returncode == 0, final.stderr
+        if final.returncode != 0:
+            # a kill between a batch's journaled departure and its arrival leaves a batch nobody can know
+            # about: reported unknown, not resent. It is exactly the rows the simulator never received.
+            unknown = pd.read_csv(out, dtype=str).query("state == 'unknown'")
+            assert len(unknown) and not unknown.recipient.isin(sim.ledger_frame("sms").recipient).any(), final.stdout
+            final = subprocess.run(cmd + ["--force-unknown"], env=env, capture_output=True, text=True, timeout=300)
+        assert final.returncode == 0, final.stdout + final.stderr
         ledger = sim.ledger_frame("sms")
         results = pd.read_csv(out, dtype=str)
 

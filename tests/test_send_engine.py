@@ -13,7 +13,7 @@ import pytest
 from buka_nb.client import BukaClient, RetryPolicy
 from buka_nb.credentials import Credentials
 from buka_nb.errors import InputError
-from buka_nb.engine import Batch, ChannelAdapter, Sender
+from buka_nb.engine import UNKNOWN_REASON, Batch, ChannelAdapter, Sender
 from buka_nb.envelope import normalise
 from buka_nb.journal import BatchRecord, Journal
 from buka_nb.schema import RESULT_SCHEMA
@@ -287,4 +287,20 @@ def test_outcomes_waiting_for_the_next_departure_are_written_when_the_sender_is_
     assert outcomes[0].msg_ids == ["m0", "m1"] and waiting == {"inflight": 1}
     (done,) = journal.batches("c")
     assert (done.state, done.outcome["msg_ids"], done.attempts) == ("done", ["m0", "m1"], 1)
+    journal.close()
+
+
+def test_a_batch_left_in_flight_by_a_dead_run_and_not_found_by_reconciliation_is_unknown_not_inflight(journal_path):
+    fake, df = FakeBuka(), frame(6)
+    with client_for(fake) as c:
+        send_sms(df, content="hi", client=c, journal=journal_path, campaign_id="c", batch_size=3, max_in_flight=1)
+    journal = Journal(journal_path)
+    journal.mark_inflight("c", 1, 1.7e9)  # as a run killed after batch 1 left, before its answer was written
+    fake.listed = False  # and getSentRcd does not show it
+    with client_for(fake) as c:
+        r = send_sms(df, content="hi", client=c, journal=journal, campaign_id="c", batch_size=3, max_in_flight=1)
+    assert fake.calls == 2  # nothing resent
+    assert r.state.tolist() == ["accepted"] * 3 + ["unknown"] * 3
+    assert r.reason.iloc[3:].tolist() == [UNKNOWN_REASON] * 3 and r.category.iloc[3:].tolist() == ["unknown"] * 3
+    assert journal.states("c") == {"done": 1, "unknown": 1}
     journal.close()
