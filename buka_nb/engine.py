@@ -192,7 +192,7 @@ class Sender:
                 done.set_exception(exc)
                 continue
             # httpx leaves each request and response (~100 kB with their bodies) in a reference cycle.
-            # A campaign collects garbage rarely (campaign._fewer_collections), so sweep the young
+            # A campaign collects garbage rarely (campaign._campaign_settings), so sweep the young
             # generation now: they go at once, not hundreds of requests later. It is small by now.
             gc.collect(0)
             outcomes[batch.number] = outcome

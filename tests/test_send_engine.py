@@ -154,41 +154,58 @@ def test_journal_holds_every_batch_with_rows_and_order_ids(journal_path):
     j.close()
 
 
-def test_campaigns_collect_garbage_less_often_and_put_the_thresholds_back(journal_path):
+def test_campaigns_collect_garbage_less_often_use_the_system_allocator_and_put_both_back(journal_path, monkeypatch):
     import gc
     import threading
 
-    from buka_nb.campaign import CAMPAIGN_GC_THRESHOLD, _fewer_collections
+    import pyarrow as pa
 
-    before = gc.get_threshold()
+    from buka_nb.campaign import CAMPAIGN_GC_THRESHOLD, _campaign_settings
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before, pool_before = gc.get_threshold(), pa.default_memory_pool()
     seen = []
 
     def recording(request):
-        seen.append(gc.get_threshold())
+        seen.append((gc.get_threshold(), pa.default_memory_pool().backend_name))
         return fake(request)
 
     fake = FakeBuka()
     with BukaClient(CREDS, transport=httpx.MockTransport(recording)) as client:
         send_sms(frame(3), content="hi", client=client, journal=journal_path)
-    assert seen == [(CAMPAIGN_GC_THRESHOLD, *before[1:])]
+    assert seen == [((CAMPAIGN_GC_THRESHOLD, *before[1:]), "system")]
     assert gc.get_threshold() == before
-    # two campaigns overlapping in threads: the thresholds come back when the last one ends
+    assert pa.default_memory_pool().backend_name == pool_before.backend_name
+    # two campaigns overlapping in threads: the settings come back when the last one ends
     first_in, second_done = threading.Event(), threading.Event()
 
     def first():
-        with _fewer_collections():
+        with _campaign_settings():
             first_in.set()
             second_done.wait(5)
 
     t = threading.Thread(target=first)
     t.start()
     first_in.wait(5)
-    with _fewer_collections():
+    with _campaign_settings():
         assert gc.get_threshold()[0] == CAMPAIGN_GC_THRESHOLD
     assert gc.get_threshold()[0] == CAMPAIGN_GC_THRESHOLD  # the first is still running
+    assert pa.default_memory_pool().backend_name == "system"
     second_done.set()
     t.join(5)
     assert gc.get_threshold() == before
+    assert pa.default_memory_pool().backend_name == pool_before.backend_name
+
+
+def test_a_memory_pool_chosen_in_the_environment_is_left_alone(monkeypatch):
+    import pyarrow as pa
+
+    from buka_nb.campaign import _campaign_settings
+
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    before = pa.default_memory_pool().backend_name
+    with _campaign_settings():
+        assert pa.default_memory_pool().backend_name == before
 
 
 def test_each_request_and_response_is_swept_once_read(journal_path):
