@@ -43,12 +43,13 @@ def _split_commas(text: str) -> Any:
     """Comma-separated strings, none holding a comma, as one Arrow string array: a few numpy passes."""
     import pyarrow as pa
 
-    buf = np.frombuffer(text.encode(), dtype=np.uint8)
-    commas = np.flatnonzero(buf == ord(","))
+    raw = text.encode()
+    commas = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == ord(","))
     offsets = np.empty(len(commas) + 2, dtype=np.int64)
-    offsets[0], offsets[-1] = 0, len(buf) - len(commas)
+    offsets[0], offsets[-1] = 0, len(raw) - len(commas)
     offsets[1:-1] = commas - np.arange(len(commas))  # string k ends at comma k, less the k commas before it
-    return pa.LargeStringArray.from_buffers(len(commas) + 1, pa.py_buffer(offsets), pa.py_buffer(buf[buf != ord(",")]))
+    # bytes.replace drops the commas in one C pass, faster than a numpy boolean mask over every byte
+    return pa.LargeStringArray.from_buffers(len(commas) + 1, pa.py_buffer(offsets), pa.py_buffer(raw.replace(b",", b"")))
 
 
 _NAT = np.iinfo(np.int64).min  # NaT, as datetime64's int64
@@ -80,9 +81,11 @@ class ResultBuilder:
         self.channel, self.index, self.offset = channel, index, offset
         self._pieces: list[_Piece] = []
         self._by_batch: dict[int, int] = {}
+        self._layout_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _add(self, positions: Any, key: int | None, **values: Any) -> None:
         piece = _Piece(np.asarray(positions, dtype=np.int64) - self.offset, values)
+        self._layout_cache = None
         if key is not None and key in self._by_batch:  # a batch resolved again (reconciliation) replaces itself
             self._pieces[self._by_batch[key]] = piece
             return
@@ -116,12 +119,30 @@ class ResultBuilder:
                   submitted_at=np.nan if outcome.sent_at is None else float(outcome.sent_at))
 
     # -- assembly -----------------------------------------------------------------------------
+    def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every piece's rows in piece order, each piece's length, and each row's place within its piece.
+
+        A column is then assembled with a handful of whole-chunk numpy calls, not several per piece
+        (a chunk of 10^5 rows has ~100 batches). Pieces never share a row: a batch resolved again
+        replaces its own piece.
+        """
+        if self._layout_cache is None:
+            lens = np.fromiter((len(p.positions) for p in self._pieces), np.int64, len(self._pieces))
+            starts = np.cumsum(lens) - lens
+            positions = np.concatenate([p.positions for p in self._pieces]) if self._pieces else np.empty(0, np.int64)
+            within = np.arange(len(positions), dtype=np.int64) - np.repeat(starts, lens)
+            self._layout_cache = (positions, lens, within)
+        return self._layout_cache
+
     def _numeric(self, name: str, n: int) -> np.ndarray:
+        positions, lens, _ = self._layout()
+        values = [p.values.get(name) for p in self._pieces]
         out = np.full(n, np.nan)
-        for p in self._pieces:
-            value = p.values.get(name)
-            if value is not None:
-                out[p.positions] = value
+        if all(v is None or isinstance(v, float) for v in values):  # one value per piece (batch, attempts, ...)
+            out[positions] = np.repeat(np.array([np.nan if v is None else v for v in values], dtype=float), lens)
+        elif values:
+            out[positions] = np.concatenate([v if isinstance(v, np.ndarray) else np.full(k, np.nan if v is None else v)
+                                             for v, k in zip(values, lens.tolist())])
         return out
 
     def _text(self, name: str, n: int) -> Any:
@@ -131,45 +152,49 @@ class ResultBuilder:
         """
         import pyarrow as pa
 
-        if all(p.values.get(name) is None for p in self._pieces):
+        values = [p.values.get(name) for p in self._pieces]
+        if all(v is None for v in values):
             return None
+        positions, lens, within = self._layout()
         arrays: list[Any] = []
+        joined: list[tuple[int, str]] = []  # (piece, text): all split at once, after the arrays
         scalars: dict[str, int] = {}
-        where = np.full(n, -1, dtype=np.int64)
-        marks = np.zeros(n, dtype=bool)
+        base = np.zeros(len(values), dtype=np.int64)  # where each piece's values start in the concatenation
+        step = np.zeros(len(values), dtype=np.int64)  # 1: a value per row; 0: one value for the whole piece
+        scalar_of = np.full(len(values), -1, dtype=np.int64)  # -1: the null
         size = 0
-        joined: list[tuple[np.ndarray, str]] = []
-        for p in self._pieces:
-            value = p.values.get(name)
+        for k, value in enumerate(values):
             if value is None:
-                where[p.positions] = -1
-                marks[p.positions] = False
                 continue
             if isinstance(value, str):
-                where[p.positions] = scalars.setdefault(value, len(scalars))
-                marks[p.positions] = True
+                scalar_of[k] = scalars.setdefault(value, len(scalars))
                 continue
-            marks[p.positions] = False
-            if isinstance(value, Joined):  # all of them split at once, after the others
-                joined.append((p.positions, value.text))
+            if isinstance(value, Joined):
+                joined.append((k, value.text))
                 continue
             arr = value if isinstance(value, (pa.Array, pa.ChunkedArray)) else _strings(value)
             if isinstance(arr, pa.ChunkedArray):
                 arr = arr.combine_chunks()
+            if len(arr) != lens[k]:
+                raise AssertionError(f"{name}: a batch has {len(arr)} values for {lens[k]} rows")
             arrays.append(arr if arr.type == pa.large_string() else arr.cast(pa.large_string()))
-            where[p.positions] = size + np.arange(len(arr))
+            base[k], step[k] = size, 1
             size += len(arr)
         if joined:
             arrays.append(_split_commas(",".join(text for _, text in joined)))
-            if len(arrays[-1]) != sum(len(positions) for positions, _ in joined):
+            if len(arrays[-1]) != sum(int(lens[k]) for k, _ in joined):
                 raise AssertionError(f"{name}: a batch's joined values do not match its rows")
-            for positions, _ in joined:
-                where[positions] = size + np.arange(len(positions))
-                size += len(positions)
-        where[marks] += size  # scalars come after the arrays
-        where[where < 0] = size + len(scalars)  # then one null
-        values = pa.concat_arrays([*arrays, pa.array(list(scalars), pa.large_string()), pa.nulls(1, pa.large_string())])
-        return values.take(pa.array(where))
+            for k, _ in joined:
+                base[k], step[k] = size, 1
+                size += int(lens[k])
+        # scalars come after the arrays, then one null
+        pieces = step == 0
+        base[pieces] = np.where(scalar_of[pieces] >= 0, size + scalar_of[pieces], size + len(scalars))
+        where = np.full(n, size + len(scalars), dtype=np.int64)
+        where[positions] = np.repeat(base, lens) + np.repeat(step, lens) * within
+        values_all = pa.concat_arrays([*arrays, pa.array(list(scalars), pa.large_string()),
+                                       pa.nulls(1, pa.large_string())])
+        return values_all.take(pa.array(where))
 
     def _states(self) -> set[str]:
         """Every state some row has: scalars as they are, arrays by their distinct values."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from buka_nb.engine import Batch, Joined, Outcome
@@ -56,3 +57,37 @@ def test_setting_a_value_in_one_column_leaves_every_other_column_alone():
         results.loc[results.index[1], "delivery"] = "delivered"
         results.loc[results.index[1], "code"] = 7
         assert [c for c in results if not results[c].equals(before[c])] == ["code", "delivery"]
+
+
+def test_a_chunk_whose_batches_interleave_its_rows_is_put_back_in_row_order():
+    # rows 0..7: row 3 refused locally; batch 0 holds rows 6, 0, 4 (grouped by text, as SMS sends them),
+    # batch 1 rows 1, 7, 2, 5 and is answered twice: unknown first, then reconciled with row 2 still missing
+    b = ResultBuilder("sms", pd.RangeIndex(8), 0)
+    b.add_batch(Batch(0, [6, 0, 4], ["n6", "n0", "n4"], ["o6", "o0", "o4"]),
+                Outcome("done", [0, 0, 0], Joined("m6,m0,m4"), "success", attempts=1, sent_at=1.7e9))
+    b.add_invalid([3], ["12"], [-9], ["column 'phone' value 12 has the wrong length"])
+    batch1 = Batch(1, [1, 7, 2, 5], ["n1", "n7", "n2", "n5"], ["o1", "o7", "o2", "o5"])
+    b.add_batch(batch1, Outcome("unknown", [None] * 4, [None] * 4, "no answer", attempts=1, sent_at=1.7e9 + 5))
+    b.add_batch(batch1, Outcome("done", [0, 0, None, -10], ["m1", "m7", None, None], "reconciled", attempts=1,
+                                sent_at=1.7e9 + 5))
+    f = b.frame()
+    assert f.recipient.tolist() == ["n0", "n1", "n2", "12", "n4", "n5", "n6", "n7"]
+    assert f.order_id.fillna("-").tolist() == ["o0", "o1", "o2", "-", "o4", "o5", "o6", "o7"]
+    assert f.msg_id.fillna("-").tolist() == ["m0", "m1", "-", "-", "m4", "-", "m6", "m7"]
+    assert f.state.tolist() == ["accepted", "accepted", "unknown", "invalid", "accepted", "rejected", "accepted",
+                                "accepted"]
+    assert f.code.tolist() == [0, 0, pd.NA, -9, 0, -10, 0, 0]
+    assert f.batch.tolist() == [0, 1, 1, pd.NA, 0, 1, 0, 1]
+    assert f.detail.fillna("-").tolist() == ["-"] * 3 + ["column 'phone' value 12 has the wrong length"] + ["-"] * 4
+    assert f.reason[2] == "Outcome unknown: the request was sent but no response arrived"
+    assert f.submitted_at.tolist()[:2] == [pd.Timestamp(1.7e9, unit="s", tz="UTC"),
+                                           pd.Timestamp(1.7e9 + 5, unit="s", tz="UTC")]
+    assert f.submitted_at.isna().tolist() == [False, False, False, True, False, False, False, False]
+
+
+def test_a_batch_with_more_values_than_rows_is_an_error_not_a_shifted_column():
+    b = ResultBuilder("sms", pd.RangeIndex(2), 0)
+    b.add_batch(Batch(0, [0, 1], ["n0", "n1", "n2"], ["o0", "o1"]),
+                Outcome("done", [0, 0], ["m0", "m1"], "success", attempts=1, sent_at=1.7e9))
+    with pytest.raises(AssertionError, match="recipient: a batch has 3 values for 2 rows"):
+        b.frame()
