@@ -2,8 +2,9 @@
 
 On a VM whose speed drifts within minutes, one full run of the suite cannot show a 5% change, but
 pairs can: each round runs every variant once, back to back, against the same freshly reset
-simulator, and the report gives the median over the rounds of each variant's ratio to the first
-variant *of the same round*. Each variant is a checkout (``git worktree add /tmp/old HEAD~1``
+simulator (each round starting one variant later, so that none always follows the same one), and
+the report gives the median over the rounds of each variant's ratio to the first variant *of the
+same round*. Each variant is a checkout (``git worktree add /tmp/old HEAD~1``
 makes one) or ``raw``; a tree runs its own ``benchmarks/workloads.py`` with its own ``buka_nb``.
 
     python -m benchmarks.ab /tmp/old . raw --n 1000000 --rounds 8
@@ -85,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     with SimHandle() as sim:
         for r in range(ns.rounds):
-            for label, variant in zip(labels, ns.variants):
+            # each round starts one variant later: a run right after a big one is a few % slower here
+            # (the memory the last child freed has to be faulted in again), so every variant takes
+            # every place in the order equally often over len(variants) rounds
+            k = r % len(labels)
+            for label, variant in list(zip(labels, ns.variants))[k:] + list(zip(labels, ns.variants))[:k]:
                 m = run_once(variant, sim, csv, bodies, journal)
                 runs[label].append(m)
                 print(f"round {r + 1}  {label:40s} wall {m['wall']:.3f} s  cpu {m['cpu']:.3f} s  rss {m['rss_mb']:.0f} MB",

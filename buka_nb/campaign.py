@@ -188,8 +188,8 @@ def _campaign_settings() -> Iterator[None]:
       ``ARROW_DEFAULT_MEMORY_POOL`` chose one. Each chunk's Arrow buffers (CSV columns, cleaned
       numbers, result strings) are freed a chunk later; mimalloc gave their memory back to the OS
       and took fresh huge pages for the next chunk's, ~155 of them (310 MB, each zeroed by the
-      kernel) at 10^6 rows. glibc's heap keeps it: 16% less client CPU in 10 rotated A/B runs on
-      the benchmark machine (benchmarks/RESULTS.md). A buffer is always freed by the pool that
+      kernel) at 10^6 rows. glibc's heap keeps it: ~11% less client CPU in 12 rotated A/B rounds
+      on the benchmark machine (benchmarks/RESULTS.md). A buffer is always freed by the pool that
       allocated it.
     """
     import gc
