@@ -14,6 +14,7 @@ makes one) or ``raw``; a tree runs its own ``benchmarks/workloads.py`` with its 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -44,15 +45,12 @@ def inputs(n: int, work: Path) -> tuple[Path, Path]:
 
 
 def run_once(variant: str, sim: SimHandle, csv: Path, bodies: Path, journal: Path | None) -> dict[str, Any]:
-    """One child run of *variant* (``raw`` or a tree) against the freshly reset simulator."""
+    """One child run of *variant* (``raw`` or a tree) against the freshly reset simulator; *journal*: a new file."""
     sim.reset()
     if variant == "raw":
         tree, args = ROOT, ["raw", "--bodies", str(bodies)]
     else:
         tree = Path(variant).resolve()
-        if journal is not None:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{journal}{suffix}").unlink(missing_ok=True)
         args = ["buka", "--csv", str(csv), "--journal", str(journal) if journal is not None else "none"]
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run([sys.executable, "-m", "benchmarks.workloads", args[0], "--url", sim.url, *args[1:]],
@@ -81,17 +79,18 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{variant!r} is not a buka_nb checkout (no benchmarks/workloads.py there): "
                     "give a path to one, e.g. made with git worktree add, or 'raw'")
     csv, bodies = inputs(ns.n, ns.work)
-    journal = ns.work / f"journal_{os.getpid()}.sqlite3" if ns.journal == "on" else None
-    labels = [f"{k}:{v}" for k, v in enumerate(ns.variants)]  # a tree may be given twice
+    order = [(f"{k}:{v}", v) for k, v in enumerate(ns.variants)]  # labelled: a tree may be given twice
+    labels = [label for label, _ in order]
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
-    with SimHandle() as sim:
+    with SimHandle() as sim, tempfile.TemporaryDirectory() as tmp:
+        journals = (Path(tmp) / f"journal_{i}.sqlite3" for i in itertools.count())  # a fresh one per run
         for r in range(ns.rounds):
             # each round starts one variant later: a run right after a big one is a few % slower here
             # (the memory the last child freed has to be faulted in again), so every variant takes
             # every place in the order equally often over len(variants) rounds
-            k = r % len(labels)
-            for label, variant in list(zip(labels, ns.variants))[k:] + list(zip(labels, ns.variants))[:k]:
-                m = run_once(variant, sim, csv, bodies, journal)
+            k = r % len(order)
+            for label, variant in order[k:] + order[:k]:
+                m = run_once(variant, sim, csv, bodies, next(journals) if ns.journal == "on" else None)
                 runs[label].append(m)
                 print(f"round {r + 1}  {label:40s} wall {m['wall']:.3f} s  cpu {m['cpu']:.3f} s  rss {m['rss_mb']:.0f} MB",
                       flush=True)
@@ -100,9 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     for label, rs in runs.items():
         print(f"  {label:40s} wall {statistics.median(x['wall'] for x in rs):.3f} s  "
               f"cpu {statistics.median(x['cpu'] for x in rs):.3f} s   ratio wall {wall[label]:.3f}  cpu {cpu[label]:.3f}")
-    if journal is not None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{journal}{suffix}").unlink(missing_ok=True)
     return 0
 
 

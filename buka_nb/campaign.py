@@ -199,9 +199,9 @@ def _campaign_settings() -> Iterator[None]:
 
     with _SETTINGS_LOCK:
         if not _RUNNING[0]:
-            pool = pa.default_memory_pool()
-            _SAVED[:] = [(gc.get_threshold(), pool)]
-            gc.set_threshold(max(CAMPAIGN_GC_THRESHOLD, _SAVED[0][0][0]), *_SAVED[0][0][1:])
+            thresholds = gc.get_threshold()
+            _SAVED[:] = [(thresholds, pa.default_memory_pool())]
+            gc.set_threshold(max(CAMPAIGN_GC_THRESHOLD, thresholds[0]), *thresholds[1:])
             if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
                 pa.set_memory_pool(pa.system_memory_pool())
         _RUNNING[0] += 1
