@@ -12,12 +12,13 @@ import itertools
 import json
 import random
 import zlib
+from array import array
 from http.client import parse_headers
 
 import pytest
 
 from buka_nb.simulator.common import csv_list
-from buka_nb.simulator.columns import Chunks, IdRange, Runs
+from buka_nb.simulator.columns import Chunks, IdRange, Joined, ListColumn, Runs
 from buka_nb.simulator.server import Headers, parse_json, read_headers
 from buka_nb.simulator.state import TZ, SimState
 
@@ -75,6 +76,17 @@ def test_csv_list_equals_strip_per_item():
     for value in ["", " ", "a", "a,b", " a , b ", "a,,b", "a,\u00a0b", "\u2003", ",", "a\x1cb,c"]:
         expected = [item.strip() for item in value.split(",")] if value.strip() else []
         assert csv_list(value) == expected
+
+
+def test_joined_keeps_a_list_whose_items_hold_commas_and_list_column_takes_both_appends():
+    assert Joined.of(["a,b", "c"]) == ["a,b", "c"]
+    assert Joined.of([]) == []
+    assert Joined.of([""]).tolist() == [""]
+    column = ListColumn()
+    column.append_run(7, 3)
+    column.append_chunk(array("d", [1.5, 2.5]))
+    column[1] = 8
+    assert column == [7, 8, 7, 1.5, 2.5] and column[1:3] == [8, 7] and type(column[1:3]) is list
 
 
 def test_runs_read_like_the_list_they_replace():
@@ -136,13 +148,20 @@ def test_ids_are_prefix_and_seven_digit_counter(now):
         assert ids == [prefix + str(c) for c in range(counter, counter + n)]
 
 
-def test_chunks_of_lists_and_id_ranges_read_like_one_list():
+def test_chunks_of_lists_id_ranges_joined_texts_and_arrays_read_like_one_list():
     rng = random.Random(9)
     for _ in range(200):
         column, plain = Chunks(), []
         for _ in range(rng.randrange(5)):
-            if rng.random() < 0.5:
+            kind = rng.random()
+            if kind < 0.25:
                 chunk = [rng.random() for _ in range(rng.randrange(4))]
+            elif kind < 0.4:
+                chunk = array("d", [rng.random() for _ in range(rng.randrange(4))] + [float("inf")])
+            elif kind < 0.6:
+                items = [rng.choice(["", "o-1", " spaced ", "ü\"q", "x" * rng.randrange(30)]) for _ in range(rng.randrange(1, 50))]
+                chunk = Joined.of(items)
+                assert isinstance(chunk, Joined) and chunk.tolist() == items and len(chunk) == len(items)
             else:
                 n = rng.randrange(2100)
                 counter = rng.randrange(1_000_000, 9_999_999 - n)

@@ -2,15 +2,17 @@
 
 A batch of ~38 rows used to cost one Python list extend per column, and one 19-digit id string per
 row. Values constant over the batch are kept once per batch (:class:`Runs`), message ids as the
-block they were allocated in (:class:`IdRange`, spelled out only when read), stored as whole
-chunks (:class:`Chunks`). Each reads like the list it replaces: ``column[row]`` and slices.
-Writers hold the simulator's lock; a concurrent reader sees only complete batches.
+block they were allocated in (:class:`IdRange`, spelled out only when read), orderIds as one
+comma-joined text per batch (:class:`Joined`), delivery times as packed doubles, all stored as whole
+chunks (:class:`Chunks`). Each reads like the list it replaces: ``column[row]`` and slices. Columns
+that change after the fact (the AI-voice ledger's) are :class:`ListColumn`, a list taking the same
+appends. Writers hold the simulator's lock; a concurrent reader sees only complete batches.
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 #: "000" ... "999", the last three digits of message ids.
 TAILS = [f"{i:03d}" for i in range(1000)]
@@ -60,6 +62,48 @@ class IdRange:
         return self.prefix + str(self.counter + k)
 
 
+class Joined:
+    """A batch of comma-free strings kept as their one comma-joined text, split only when read.
+
+    A string object per orderId costs ~70 bytes a row for the life of the ledger; the joined text
+    ~1 byte a character. Build it with :meth:`of`, which keeps the list when an item holds a comma.
+    """
+
+    __slots__ = ("text", "n")
+
+    def __init__(self, text: str, n: int) -> None:
+        self.text, self.n = text, n
+
+    @classmethod
+    def of(cls, items: list[str]) -> Joined | list[str]:
+        text = ",".join(items)
+        return cls(text, len(items)) if items and text.count(",") == len(items) - 1 else items
+
+    def tolist(self) -> list[str]:
+        return self.text.split(",")
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tolist())
+
+    def __getitem__(self, key: int | slice) -> Any:
+        return self.tolist()[key]
+
+
+class ListColumn(list):
+    """A plain list with the appends of :class:`Runs` and :class:`Chunks`, for columns rows may change in."""
+
+    __slots__ = ()
+
+    def append_run(self, value: Any, n: int) -> None:
+        self.extend([value] * n)
+
+    def append_chunk(self, chunk: Iterable[Any]) -> None:
+        self.extend(chunk)
+
+
 class _Column:
     """What :class:`Chunks` and :class:`Runs` share: ``rows`` rows, read by row or by slice (``_slice``)."""
 
@@ -89,7 +133,7 @@ class _Column:
 
 
 class Chunks(_Column):
-    """A read-only column kept as the appended batches themselves (lists or :class:`IdRange`).
+    """A read-only column kept as the appended batches themselves (lists, arrays, :class:`IdRange`, :class:`Joined`).
 
     ``column[row]`` bisects the chunk starts; a slice joins the chunks it covers.
     """
@@ -113,7 +157,7 @@ class Chunks(_Column):
         first = self.starts[i] if i >= 0 else 0
         while 0 <= i < len(self.starts) and self.starts[i] < stop:  # starts: the committed chunks
             chunk = self.chunks[i]
-            out += chunk.tolist() if isinstance(chunk, IdRange) else chunk
+            out += chunk.tolist() if isinstance(chunk, (IdRange, Joined)) else chunk
             i += 1
         return out[start - first:stop - first]
 

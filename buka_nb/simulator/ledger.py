@@ -1,9 +1,11 @@
 """The simulator's ledger: every accepted message, stored column-wise so 10^6 rows stay cheap.
 
 One :class:`ChannelLedger` per channel (``sms``, ``email``, ``voice``). A request appends its rows in
-one go (lists extended by whole batches; per-batch constants and message ids kept once per batch,
-see :mod:`.columns`), so per-message work is a few C-level list operations. Delivery is decided at submit time (seeded) and the *state* of a
-message is derived from the sim clock: pending until ``deliver_at``, then its ``outcome``.
+one go (each batch kept whole, per-batch constants once per batch, see :mod:`.columns`), so
+per-message work is a few C-level operations and an SMS row costs ~200 bytes (the number's string
+and its place in the duplicate check are most of it). Delivery is decided at submit time (seeded)
+and the *state* of a message is derived from the sim clock: pending until ``deliver_at``, then its
+``outcome``.
 
 >>> led = Ledger(clock=lambda: 100.0)
 >>> _ = led.append("sms", msg_ids=["1"], recipients=["91850000001"], submit_at=99.0, deliver_at=[99.5],
@@ -19,9 +21,10 @@ import csv
 import io
 import json
 import math
+from array import array
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .columns import Chunks, IdRange, Runs
+from .columns import Chunks, IdRange, Joined, ListColumn, Runs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,14 +51,19 @@ class ChannelLedger:
     """The columns of one channel. ``duplicate`` is extended last: its length is the committed row count.
 
     Values that one append gives to all its rows (app, key, content, sender, task, submit time,
-    request number) are :class:`Runs`, message ids are :class:`Chunks`; the rest are lists.
+    request number, units, cost) are :class:`Runs`; recipients, message ids, orderIds (as
+    :class:`Joined` text) and delivery times (packed doubles) are :class:`Chunks` of each batch.
+    Outcome, reason and duplicate are lists, and so are the delivery columns of the AI-voice
+    ledger, whose calls are settled row by row after the fact (:meth:`Ledger.set_delivery`).
     """
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
+        # AI-voice rows are dialled later (set_delivery): their delivery columns must take changes.
+        Settled = ListColumn if channel == "voice" else Chunks
         self.msg_id = Chunks()
-        self.recipient: list[str] = []
-        self.order_id: list[str] = []
+        self.recipient = Chunks()
+        self.order_id = Chunks()
         self.app_id = Runs()
         self.api_key = Runs()
         self.content = Runs()
@@ -63,11 +71,11 @@ class ChannelLedger:
         self.task_id = Runs()
         self.submit_at = Runs()
         self.request_no = Runs()
-        self.deliver_at: list[float] = []
+        self.deliver_at = Settled()
         self.outcome: list[str] = []
         self.reason: list[str] = []
-        self.units: list[int] = []
-        self.cost_micros: list[int] = []
+        self.units = ListColumn() if channel == "voice" else Runs()
+        self.cost_micros = ListColumn() if channel == "voice" else Runs()
         self.duplicate: list[bool] = []
         # msgId → row without a 10^6-entry dict: ids come in blocks of consecutive serials (see
         # SimState.new_ids), so a sorted list of block starts and a bisect find any id.
@@ -131,8 +139,8 @@ class Ledger:
                 seen.add(r)
             led.duplicates += sum(dup_flags)
         led.msg_id.append_chunk(msg_ids if isinstance(msg_ids, IdRange) else list(msg_ids))
-        led.recipient.extend(recipients)
-        led.order_id.extend(order_ids if order_ids is not None else [""] * n)
+        led.recipient.append_chunk(list(recipients))
+        led.order_id.append_chunk(Joined.of(order_ids) if order_ids is not None else [""] * n)
         led.app_id.append_run(app_id, n)
         led.api_key.append_run(api_key, n)
         led.content.append_run(content, n)
@@ -140,11 +148,11 @@ class Ledger:
         led.task_id.append_run(task_id, n)
         led.submit_at.append_run(submit_at, n)
         led.request_no.append_run(request_no, n)
-        led.deliver_at.extend(deliver_at)
+        led.deliver_at.append_chunk(deliver_at if isinstance(led.deliver_at, ListColumn) else array("d", deliver_at))
         led.outcome.extend(outcomes)
         led.reason.extend(reasons)
-        led.units.extend([units] * n)
-        led.cost_micros.extend([cost_micros] * n)
+        led.units.append_run(units, n)
+        led.cost_micros.append_run(cost_micros, n)
         serial = getattr(msg_ids, "serial", None)
         if serial is not None and n and (not led.block_serial or serial >= led.block_serial[-1] + led.block_n[-1]):
             led.block_serial.append(serial)
