@@ -182,8 +182,8 @@ def _campaign_settings() -> Iterator[None]:
     * Cyclic garbage is collected less often. Every response is decoded into ~1000 dicts that
       reference counting frees at once, yet each still counts towards the next collection, so
       decoding one set off several, and each full one walks the whole heap (pandas, pyarrow, a
-      notebook's own objects). What does form cycles, httpx's requests and responses, the sender
-      sweeps after every request (see ``Sender._work``).
+      notebook's own objects). What did form cycles, httpx's requests and responses, no longer
+      does (``AsyncBukaClient.call`` cuts the link between a response and its stream).
     * Arrow allocates from the system allocator instead of its default (mimalloc), unless
       ``ARROW_DEFAULT_MEMORY_POOL`` chose one. Each chunk's Arrow buffers (CSV columns, cleaned
       numbers, result strings) are freed a chunk later; mimalloc gave their memory back to the OS

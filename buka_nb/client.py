@@ -186,6 +186,10 @@ class AsyncBukaClient:
                                                                headers=headers)
                 finally:
                     self._busy[pool] -= 1
+                # httpx's response and its stream refer to each other, a cycle only the garbage collector
+                # frees (~100 kB with both bodies and the request). The body is read by now: cutting the
+                # link lets reference counting free them as soon as this call is done with them.
+                response.stream = httpx.ByteStream(b"")
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._trace(method, path, headers, None, None, started, attempt, type(exc).__name__)
                 if attempt < self.retry.max_attempts:

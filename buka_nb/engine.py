@@ -11,7 +11,6 @@ balance) and never resends a request whose outcome is unknown.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -191,10 +190,6 @@ class Sender:
             except Exception as exc:  # a bug, not an outcome: the submitter re-raises it
                 done.set_exception(exc)
                 continue
-            # httpx leaves each request and response (~100 kB with their bodies) in a reference cycle.
-            # A campaign collects garbage rarely (campaign._campaign_settings), so sweep the young
-            # generation now: they go at once, not hundreds of requests later. It is small by now.
-            gc.collect(0)
             outcomes[batch.number] = outcome
             if self.on_batch:
                 self.on_batch(batch, outcome)
