@@ -126,13 +126,18 @@ def reference_decide(state, channel, recipients, content, submit_at):
     return deliver, outcome, reason
 
 
-@pytest.mark.parametrize("delivery", [None, {"delivered": 0.5, "failed": 0.3, "slow": 0.2}])
-def test_vectorised_draw_is_bit_identical(delivery):
+@pytest.mark.parametrize("channel", ["sms", "email"])
+@pytest.mark.parametrize("delivery", [None, {"delivered": 0.5, "failed": 0.3, "slow": 0.2},
+                                      {"delivered": 0.0, "failed": 0.6, "slow": 0.4}])
+def test_vectorised_draw_is_bit_identical(delivery, channel):
     state = SimState(seed=4, report_delay=(1.5, 29.0), delivery=delivery)
     groups = [([f"91{k:03d}{i:07d}" for i in range(n)], f"text {k} é") for k, n in enumerate([0, 1, 38, 500])]
-    drawn = state.decide_groups("sms", groups, 1764000000.123)
+    drawn = state.decide_groups(channel, groups, 1764000000.123)
     for (recipients, content), fate in zip(groups, drawn):
-        assert fate == reference_decide(state, "sms", recipients, content, 1764000000.123)
+        assert fate == reference_decide(state, channel, recipients, content, 1764000000.123)
+        assert {type(t) for t in fate[0]} <= {float} and {type(r) for r in fate[2]} <= {str}
+    reasons = {r for _, _, reason in drawn for r in reason}
+    assert len(reasons) > (3 if channel == "sms" else 2)  # several failure reasons were picked
 
 
 @pytest.mark.parametrize("now", [1764000000.5, 1104537600.0])  # 2025 and 2005 (a leading zero)
