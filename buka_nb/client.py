@@ -188,8 +188,12 @@ class AsyncBukaClient:
                     self._busy[pool] -= 1
                 # httpx's response and its stream refer to each other, a cycle only the garbage collector
                 # frees (~100 kB with both bodies and the request). The body is read by now: cutting the
-                # link lets reference counting free them as soon as this call is done with them.
-                response.stream = httpx.ByteStream(b"")
+                # link lets reference counting free them as soon as this call is done with them. (Should
+                # a later httpx make the attribute read-only, they are merely left to the collector.)
+                try:
+                    response.stream = httpx.ByteStream(b"")
+                except AttributeError:
+                    pass
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._trace(method, path, headers, None, None, started, attempt, type(exc).__name__)
                 if attempt < self.retry.max_attempts:
