@@ -67,6 +67,8 @@ class Joined:
 
     A string object per orderId costs ~70 bytes a row for the life of the ledger; the joined text
     ~1 byte a character. Build it with :meth:`of`, which keeps the list when an item holds a comma.
+    Unlike the client's ``buka_nb.engine.Joined`` it never keeps the split list: the ledger holds
+    its batches for the simulator's lifetime, and a read must not bring the strings back for good.
     """
 
     __slots__ = ("text", "n")

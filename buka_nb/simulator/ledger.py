@@ -59,8 +59,8 @@ class ChannelLedger:
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
-        # AI-voice rows are dialled later (set_delivery): their delivery columns must take changes.
-        Settled = ListColumn if channel == "voice" else Chunks
+        # AI-voice rows are dialled later and settled row by row (Ledger.set_delivery): plain lists there
+        settled_later = channel == "voice"
         self.msg_id = Chunks()
         self.recipient = Chunks()
         self.order_id = Chunks()
@@ -71,11 +71,11 @@ class ChannelLedger:
         self.task_id = Runs()
         self.submit_at = Runs()
         self.request_no = Runs()
-        self.deliver_at = Settled()
+        self.deliver_at = ListColumn() if settled_later else Chunks()
         self.outcome: list[str] = []
         self.reason: list[str] = []
-        self.units = ListColumn() if channel == "voice" else Runs()
-        self.cost_micros = ListColumn() if channel == "voice" else Runs()
+        self.units = ListColumn() if settled_later else Runs()
+        self.cost_micros = ListColumn() if settled_later else Runs()
         self.duplicate: list[bool] = []
         # msgId → row without a 10^6-entry dict: ids come in blocks of consecutive serials (see
         # SimState.new_ids), so a sorted list of block starts and a bisect find any id.
@@ -148,7 +148,7 @@ class Ledger:
         led.task_id.append_run(task_id, n)
         led.submit_at.append_run(submit_at, n)
         led.request_no.append_run(request_no, n)
-        led.deliver_at.append_chunk(deliver_at if isinstance(led.deliver_at, ListColumn) else array("d", deliver_at))
+        led.deliver_at.append_chunk(array("d", deliver_at))  # packed doubles; a ListColumn takes them as floats
         led.outcome.extend(outcomes)
         led.reason.extend(reasons)
         led.units.append_run(units, n)
