@@ -23,13 +23,11 @@ import asyncio
 import json
 import logging
 import random
-import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -51,6 +49,7 @@ from .catalog import CLOCK_SKEW_CODE
 from .credentials import REDACTED, Credentials, get_logger, redact
 from .envelope import Envelope, error_for, normalise
 from .signing import auth_headers
+from .transport import NOT_SENT_ERRORS, POOL_CONNECTIONS, TRANSPORT_ERRORS, wire_for  # noqa: F401
 
 log = get_logger("buka_nb.client")
 
@@ -91,20 +90,6 @@ class RateLimiter:
             await asyncio.sleep(wait)
 
 
-#: Connections per httpx pool of an :class:`AsyncBukaClient`; more connections means more pools.
-POOL_CONNECTIONS = 8
-
-
-def _verify(base_url: str) -> bool | ssl.SSLContext:
-    """TLS verification for a client of *base_url*: the default CA store, unless it is plain http.
-
-    Loading the CA store costs ~25 ms per client, a tenth of a small campaign against the simulator.
-    A plain-http client never opens TLS (redirects are not followed); its context has no CAs, so it
-    would refuse every certificate rather than accept one unverified.
-    """
-    return True if urlsplit(base_url).scheme != "http" else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
 def iso8601(moment: datetime) -> str:
     """BUKA's record-query time format: ISO-8601 seconds with the +08:00 offset."""
     if moment.tzinfo is None:
@@ -113,12 +98,14 @@ def iso8601(moment: datetime) -> str:
 
 
 class AsyncBukaClient:
-    """Async BUKA API client. Settings are keyword-only; ``transport=`` is the test seam.
+    """Async BUKA API client. Settings are keyword-only; ``transport=`` (an httpx transport) is the test seam.
 
-    ``clock`` returns Unix seconds for the Timestamp header; ``tracer`` receives one dict per HTTP
-    attempt (method, path, status, code, elapsed, headers with the Sign redacted).
-    ``max_connections`` above :data:`POOL_CONNECTIONS` are split into several connection pools, and
-    each request goes to the pool with the fewest requests under way.
+    Requests go through httpcore's connection pools directly, or through httpx when a ``transport``
+    is given or the environment names a proxy (:mod:`buka_nb.transport`). ``clock`` returns Unix
+    seconds for the Timestamp header; ``tracer`` receives one dict per HTTP attempt (method, path,
+    status, code, elapsed, headers with the Sign redacted). ``max_connections`` above
+    :data:`~buka_nb.transport.POOL_CONNECTIONS` are split into several connection pools, and each
+    request goes to the pool with the fewest requests under way.
     """
 
     def __init__(self, credentials: Credentials | None = None, *, base_url: str | None = None,
@@ -135,17 +122,7 @@ class AsyncBukaClient:
         self.ai_voice_prefix = ai_voice_prefix
         self._limiter = RateLimiter(rate_limit) if rate_limit else None
         timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=min(5.0, timeout))
-        # httpcore looks at every connection of its pool for every request (their sockets' state, at
-        # ~40 µs each), so a pool of 32 costs more per request than the request itself; pools of at
-        # most POOL_CONNECTIONS instead. The least busy one always has a connection free (or room
-        # for one) while no more than max_connections requests are under way.
-        pools = 1 if transport is not None else -(-max(max_connections, 1) // POOL_CONNECTIONS)
-        per_pool = -(-max(max_connections, 1) // pools)
-        verify = _verify(self.credentials.base_url)
-        self._pools = [httpx.AsyncClient(
-            base_url=self.credentials.base_url, timeout=timeout, transport=transport, verify=verify,
-            limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)) for _ in range(pools)]
-        self._busy = [0] * pools  # requests under way per pool
+        self._wire = wire_for(self.credentials.base_url, timeout, max_connections, transport)
 
     def __repr__(self) -> str:
         return f"AsyncBukaClient(base_url={self.credentials.base_url!r}, api_key={self.credentials.api_key!r})"
@@ -157,8 +134,7 @@ class AsyncBukaClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        await self._wire.aclose()
 
     # -- the one request path ---------------------------------------------------------------
     async def call(self, method: str, path: str, *, channel: str, params: dict[str, Any] | None = None,
@@ -179,29 +155,15 @@ class AsyncBukaClient:
             headers = auth_headers(self.credentials.api_key, self.credentials.api_secret.reveal(), int(self.clock()))
             started = time.perf_counter()
             try:
-                pool = self._busy.index(min(self._busy))
-                self._busy[pool] += 1
-                try:
-                    response = await self._pools[pool].request(method, path, params=params, content=content,
-                                                               headers=headers)
-                finally:
-                    self._busy[pool] -= 1
-                # httpx's response and its stream refer to each other, a cycle only the garbage collector
-                # frees (~100 kB with both bodies and the request). The body is read by now: cutting the
-                # link lets reference counting free them as soon as this call is done with them. (Should
-                # a later httpx make the attribute read-only, they are merely left to the collector.)
-                try:
-                    response.stream = httpx.ByteStream(b"")
-                except AttributeError:
-                    pass
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                status, answer = await self._wire.send(method, path, params, content, headers)
+            except NOT_SENT_ERRORS as exc:
                 self._trace(method, path, headers, None, None, started, attempt, type(exc).__name__)
                 if attempt < self.retry.max_attempts:
                     await asyncio.sleep(self.retry.delay(attempt))
                     continue
                 raise _attach(errors.NotSentError(f"{method} {path}: could not connect ({type(exc).__name__})",
                                                   path=path), attempt) from None
-            except httpx.TransportError as exc:
+            except TRANSPORT_ERRORS as exc:
                 self._trace(method, path, headers, None, None, started, attempt, type(exc).__name__)
                 if idempotent and attempt < self.retry.max_attempts:
                     await asyncio.sleep(self.retry.delay(attempt))
@@ -209,7 +171,6 @@ class AsyncBukaClient:
                 raise _attach(errors.OutcomeUnknownError(
                     f"{method} {path}: request sent but no response ({type(exc).__name__}); "
                     "not resent automatically", path=path), attempt) from None
-            status = response.status_code
             if status != 200:
                 self._trace(method, path, headers, status, None, started, attempt)
                 retry_ok = status in NOT_PROCESSED_HTTP or idempotent
@@ -221,7 +182,7 @@ class AsyncBukaClient:
                 raise _attach(errors.OutcomeUnknownError(
                     f"{method} {path}: HTTP {status}; the platform may have acted on it", path=path), attempt)
             try:
-                envelope = normalise(orjson.loads(response.content))
+                envelope = normalise(orjson.loads(answer))
             except ValueError:
                 if idempotent and attempt < self.retry.max_attempts:
                     continue

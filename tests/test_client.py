@@ -16,8 +16,10 @@ import pytest
 from buka_nb.client import AsyncBukaClient, BukaClient, RetryPolicy
 from buka_nb.credentials import Credentials
 from buka_nb.errors import AuthError, ClockSkewError, InputError, NotSentError, OutcomeUnknownError
+from buka_nb.signing import sign
 from buka_nb.simulator import Simulator
 from buka_nb.sms import send_sms
+from buka_nb.transport import CoreWire, HttpxWire, decode_body, wire_for
 
 CREDS = Credentials("key1", "secret-value-1", sms_app_id="app1", base_url="http://127.0.0.1:9/v3")
 FAST = RetryPolicy(max_attempts=4, backoff=0.001, max_backoff=0.002)
@@ -131,12 +133,12 @@ def test_report_query_limit_is_an_input_error():
 def test_plain_http_clients_skip_the_ca_store_but_never_accept_an_unverified_certificate():
     import ssl
 
-    from buka_nb.client import _verify
+    from buka_nb.transport import verify_for
 
-    ctx = _verify("HTTP://127.0.0.1:8000/v3")
+    ctx = verify_for("HTTP://127.0.0.1:8000/v3")
     assert isinstance(ctx, ssl.SSLContext)
     assert (ctx.verify_mode, ctx.check_hostname, ctx.get_ca_certs()) == (ssl.CERT_REQUIRED, True, [])
-    assert _verify("https://api.buka.example/v3") is True
+    assert verify_for("https://api.buka.example/v3") is True
 
 
 def test_the_client_module_loads_the_transport_httpx_would_load_at_the_first_request():
@@ -151,13 +153,14 @@ def test_many_connections_are_split_into_pools_and_each_request_takes_the_least_
     """httpcore checks every connection of a pool per request: 20 connections become 3 pools of 7."""
     async def main(creds):
         async with AsyncBukaClient(creds, max_connections=20) as client:
-            limits = [p._transport._pool._max_connections for p in client._pools]
+            wire = client._wire
+            limits = [p._max_connections for p in wire.pools]
             codes = [env.code for env in await asyncio.gather(*(client.get_balance() for _ in range(20)))]
-            return limits, codes, [len(p._transport._pool.connections) for p in client._pools], client._busy
+            return type(wire), limits, codes, [len(p.connections) for p in wire.pools], wire.busy
 
     with Simulator(latency=0.2) as sim:  # all 20 requests are open at once
-        limits, codes, opened, busy = asyncio.run(main(sim.credentials))
-    assert limits == [7, 7, 7] and codes == [0] * 20
+        kind, limits, codes, opened, busy = asyncio.run(main(sim.credentials))
+    assert kind is CoreWire and limits == [7, 7, 7] and codes == [0] * 20
     assert opened == [7, 7, 6] and busy == [0, 0, 0]  # 20 at once, none queued behind a full pool
 
 
@@ -166,6 +169,93 @@ def test_a_campaigns_senders_spread_over_the_pools():
     with Simulator(latency=0.1) as sim:
         client = AsyncBukaClient(sim.credentials, max_connections=16)
         results = send_sms(frame, content="hi", client=client, journal=None, max_in_flight=16, batch_size=10)
-        opened = [len(p._transport._pool.connections) for p in client._pools]
+        opened = [len(p.connections) for p in client._wire.pools]
     assert results.state.eq("accepted").all() and len(results) == 320
     assert opened == [8, 8]  # 16 senders sending at once, each request to the least busy pool
+
+
+def test_requests_go_through_httpcore_unless_an_httpx_transport_or_a_proxy_is_given(monkeypatch):
+    for name in ("ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    timeout = httpx.Timeout(5.0)
+    assert type(wire_for("http://127.0.0.1:9/v3", timeout, 8)) is CoreWire
+    assert type(wire_for("http://127.0.0.1:9/v3", timeout, 8, httpx.MockTransport(lambda r: None))) is HttpxWire
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")  # httpx honours it; httpcore alone would not
+    assert type(wire_for("https://api.buka.example/v3", timeout, 8)) is HttpxWire
+
+
+def test_the_httpx_path_sends_what_the_httpcore_path_sends(monkeypatch):
+    """The same calls through both wires reach the simulator alike: signed, with their query and body."""
+    with Simulator(seed=3) as sim:
+        answers = {}
+        for kind in ("core", "httpx"):
+            if kind == "httpx":
+                monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")  # only chooses the wire: loopback
+                monkeypatch.setenv("NO_PROXY", "127.0.0.1")               # is never sent to it
+            with BukaClient(sim.credentials) as client:
+                assert type(client._wire) is (CoreWire if kind == "core" else HttpxWire)
+                sent = client.send_sms(["447911123456", "447911123457"], "hello", order_ids=["a", "b"])
+                report = client.get_report([item["msgId"] for item in sent.items("array")])
+                answers[kind] = ([i["number"] for i in sent.items("array")],
+                                 [i["number"] for i in report.items("array")], client.balance()["balance"])
+            sim.reset()
+    assert answers["core"] == answers["httpx"] == (["447911123456", "447911123457"],
+                                                   ["447911123456", "447911123457"], answers["core"][2])
+    assert answers["core"][2] == pytest.approx(1000.0 - 2 * sim.account.sms_price)
+
+
+def test_a_gzip_answer_is_decoded_and_the_request_carries_the_signed_headers():
+    """A server may compress its answer (the client asks for gzip): the body is read as the JSON it holds."""
+    import gzip
+    import http.server
+    import threading
+
+    seen = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            seen.update(path=self.path, headers=dict(self.headers))
+            body = gzip.compress(b'{"status":"0","reason":"success","balance":"12.5","gift":"0","credit":"0"}')
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        creds = Credentials("key1", "secret-value-1", sms_app_id="app 1",
+                            base_url=f"http://127.0.0.1:{server.server_address[1]}/v3/")
+        with BukaClient(creds, clock=lambda: 1630468800) as client:
+            assert type(client._wire) is CoreWire
+            assert client.balance() == {"balance": 12.5, "gift": 0.0, "credit": 0.0}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen["path"] == "/v3/getBalance"
+    h = seen["headers"]
+    assert (h["Api-Key"], h["Timestamp"], h["Sign"]) == ("key1", "1630468800", sign("key1", "secret-value-1", 1630468800))
+    assert h["Accept-Encoding"] == "gzip, deflate" and h["User-Agent"].startswith("buka_nb/")
+
+
+def test_response_bodies_are_decoded_as_their_content_encoding_says():
+    import gzip
+    import zlib
+
+    import httpcore
+
+    body = b'{"status":"0"}'
+    assert decode_body(gzip.compress(body), b"GZIP") == body
+    assert decode_body(zlib.compress(body), b"deflate") == body
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    assert decode_body(raw.compress(body) + raw.flush(), b"deflate") == body
+    assert decode_body(body, b"identity") == decode_body(body, None) == body
+    with pytest.raises(httpcore.RemoteProtocolError, match="'br'"):
+        decode_body(b"x", b"br")

@@ -226,6 +226,29 @@ def test_each_request_and_response_is_freed_once_read_without_a_collection(journ
     assert (fake.calls, len(left)) == (6, 0)
 
 
+def test_on_httpcore_too_each_response_is_freed_once_read_without_a_collection(journal_path):
+    # the default path, httpcore's pools against the simulator: nothing of a request outlives it either
+    import gc
+
+    import httpcore
+
+    from buka_nb.simulator import Simulator
+    from buka_nb.transport import CoreWire
+
+    with Simulator() as sim:
+        gc.collect()
+        gc.disable()
+        try:
+            with BukaClient(sim.credentials) as client:
+                wire = type(client._wire)
+                result = send_sms(frame(30), content="hi", client=client, journal=journal_path, batch_size=5)
+            left = [o for o in gc.get_objects() if isinstance(o, (httpcore.Response, httpcore.Request))]
+        finally:
+            gc.enable()
+        requests = sim.stats()["endpoints"]["sendSms"]["requests"]
+    assert (wire, requests, result.state.eq("accepted").sum(), len(left)) == (CoreWire, 6, 30, 0)
+
+
 def test_first_requests_planned_ahead_are_the_requests_the_whole_chunk_gives(journal_path):
     # the first chunk's opening requests are planned on their own (campaign._plans); refused rows
     # and repeats inside them must not change which rows travel together, nor leave a sender idle
