@@ -96,3 +96,20 @@ def test_outcomes_and_a_departure_in_one_update_and_joined_msg_ids_read_back_as_
     assert (second.state, second.sent_at) == ("inflight", 6.0)
     assert Outcome.from_record(first).msg_ids == ["m-1", "m-2"]
     j.close()
+
+
+def test_codes_that_are_all_alike_are_stored_once_and_read_back_as_the_list(tmp_path):
+    import doctest
+
+    from buka_nb import journal
+
+    assert doctest.testmod(journal).failed == 0
+    j = Journal(tmp_path / "j.sqlite3")
+    j.open_campaign("c", "sms", "fp", 6)
+    j.plan("c", [BatchRecord(b, "planned", [2 * b, 2 * b + 1], ["1", "2"], ["o", "p"]) for b in range(3)])
+    outcomes = {0: [0, 0], 1: [0, -9], 2: [None, None]}
+    j.update("c", [(b, "done", {"codes": codes, "msg_ids": None, "reason": ""}, 1, 5.0) for b, codes in outcomes.items()])
+    stored = dict(j._db.execute("SELECT batch, outcome FROM batch_outcomes").fetchall())
+    assert '"codes":{"all":0,"n":2}' in stored[0] and '"codes":[0,-9]' in stored[1] and '{"all":null,"n":2}' in stored[2]
+    assert {r.batch: r.outcome["codes"] for r in j.batches("c")} == outcomes
+    j.close()
