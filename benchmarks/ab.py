@@ -1,11 +1,11 @@
-"""Rotated A/B runs: buka_nb from several source trees (and raw httpx), alternating on one simulator.
+"""Rotated A/B runs: buka_nb from several source trees (and raw httpx or httpcore), alternating on one simulator.
 
 On a VM whose speed drifts within minutes, one full run of the suite cannot show a 5% change, but
 pairs can: each round runs every variant once, back to back, against the same freshly reset
 simulator (each round starting one variant later, so that none always follows the same one), and
 the report gives the median over the rounds of each variant's ratio to the first variant *of the
 same round*. Each variant is a checkout (``git worktree add /tmp/old HEAD~1``
-makes one) or ``raw``; a tree runs its own ``benchmarks/workloads.py`` with its own ``buka_nb``.
+makes one), ``raw`` or ``rawcore``; a tree runs its own ``benchmarks/workloads.py`` with its own ``buka_nb``.
 
     python -m benchmarks.ab /tmp/old . raw --n 1000000 --rounds 8
     python -m benchmarks.ab . . --journal none        # the noise floor: a tree against itself
@@ -47,8 +47,8 @@ def inputs(n: int, work: Path) -> tuple[Path, Path]:
 def run_once(variant: str, sim: SimHandle, csv: Path, bodies: Path, journal: Path | None) -> dict[str, Any]:
     """One child run of *variant* (``raw`` or a tree) against the freshly reset simulator; *journal*: a new file."""
     sim.reset()
-    if variant == "raw":
-        tree, args = ROOT, ["raw", "--bodies", str(bodies)]
+    if variant in ("raw", "rawcore"):
+        tree, args = ROOT, [variant, "--bodies", str(bodies)]
     else:
         tree = Path(variant).resolve()
         args = ["buka", "--csv", str(csv), "--journal", str(journal) if journal is not None else "none"]
@@ -67,7 +67,8 @@ def paired(runs: dict[str, list[dict[str, Any]]], base: str, key: str) -> dict[s
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=__doc__.split("\n\n")[0])
-    p.add_argument("variants", nargs="+", help="source trees (paths) or 'raw'; ratios are to the first")
+    p.add_argument("variants", nargs="+", help="source trees (paths), 'raw' (httpx) or 'rawcore' (httpcore); "
+                   "ratios are to the first")
     p.add_argument("--n", type=int, default=1_000_000, help="recipients (default 10^6)")
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--journal", choices=("on", "none"), default="on", help="buka_nb with a journal (default) or none")
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="where the inputs are made once and kept")
     ns = p.parse_args(argv)
     for variant in ns.variants:
-        if variant != "raw" and not (Path(variant) / "benchmarks" / "workloads.py").is_file():
+        if variant not in ("raw", "rawcore") and not (Path(variant) / "benchmarks" / "workloads.py").is_file():
             p.error(f"{variant!r} is not a buka_nb checkout (no benchmarks/workloads.py there): "
                     "give a path to one, e.g. made with git worktree add, or 'raw'")
     csv, bodies = inputs(ns.n, ns.work)
