@@ -91,13 +91,16 @@ def decode_body(content: bytes, encoding: bytes | None) -> bytes:
     coding = (encoding or b"").strip().lower()
     if coding in (b"", b"identity"):
         return content
-    if coding in (b"gzip", b"x-gzip"):
-        return zlib.decompress(content, 16 + zlib.MAX_WBITS)
-    if coding == b"deflate":  # zlib-wrapped as the RFC says, or raw as some servers send it
-        try:
-            return zlib.decompress(content)
-        except zlib.error:
-            return zlib.decompress(content, -zlib.MAX_WBITS)
+    try:
+        if coding in (b"gzip", b"x-gzip"):
+            return zlib.decompress(content, 16 + zlib.MAX_WBITS)
+        if coding == b"deflate":  # zlib-wrapped as the RFC says, or raw as some servers send it
+            try:
+                return zlib.decompress(content)
+            except zlib.error:
+                return zlib.decompress(content, -zlib.MAX_WBITS)
+    except zlib.error as exc:  # a damaged answer: as good as none (the request may have been acted on)
+        raise httpcore.RemoteProtocolError(f"the response's {coding.decode('latin-1')} body is damaged: {exc}") from None
     raise httpcore.RemoteProtocolError(f"the response is encoded as {coding.decode('latin-1')!r}, "
                                        "which was not asked for")
 

@@ -264,3 +264,5 @@ def test_response_bodies_are_decoded_as_their_content_encoding_says():
     assert decode_body(body, b"identity") == decode_body(body, None) == body
     with pytest.raises(httpcore.RemoteProtocolError, match="'br'"):
         decode_body(b"x", b"br")
+    with pytest.raises(httpcore.RemoteProtocolError, match="gzip body is damaged"):
+        decode_body(gzip.compress(body)[:-6], b"gzip")
