@@ -183,7 +183,8 @@ def _campaign_settings() -> Iterator[None]:
       reference counting frees at once, yet each still counts towards the next collection, so
       decoding one set off several, and each full one walks the whole heap (pandas, pyarrow, a
       notebook's own objects). What did form cycles, httpx's requests and responses, no longer
-      does (``AsyncBukaClient.call`` cuts the link between a response and its stream).
+      does: requests go through httpcore, whose responses form none, and on the httpx path
+      (:class:`~buka_nb.transport.HttpxWire`) each response's link to its stream is cut once read.
     * Arrow allocates from the system allocator instead of its default (mimalloc), unless
       ``ARROW_DEFAULT_MEMORY_POOL`` chose one. Each chunk's Arrow buffers (CSV columns, cleaned
       numbers, result strings) are freed a chunk later; mimalloc gave their memory back to the OS
