@@ -266,3 +266,54 @@ def test_response_bodies_are_decoded_as_their_content_encoding_says():
         decode_body(b"x", b"br")
     with pytest.raises(httpcore.RemoteProtocolError, match="gzip body is damaged"):
         decode_body(gzip.compress(body)[:-6], b"gzip")
+
+
+def test_with_a_proxy_in_the_environment_requests_go_through_it(monkeypatch):
+    """httpx honours HTTP_PROXY (httpcore alone would not): the client then sends through httpx, via the proxy."""
+    import http.client
+    import http.server
+    import threading
+    from urllib.parse import urlsplit
+
+    relayed = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _relay(self):
+            target = urlsplit(self.path)  # a proxy gets the absolute URL
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            relayed.append((self.command, target.path))
+            upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+            upstream.request(self.command, target.path + (f"?{target.query}" if target.query else ""), body, headers)
+            answer = upstream.getresponse()
+            data = answer.read()
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.getheader("Content-Type", "application/json"))
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            upstream.close()
+
+        do_GET = do_POST = _relay
+
+        def log_message(self, *args):
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    try:
+        with Simulator() as sim, BukaClient(sim.credentials) as client:
+            assert type(client._wire) is HttpxWire
+            sent = client.send_sms(["447911123456"], "hello")
+            balance = client.balance()["balance"]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert [i["number"] for i in sent.items("array")] == ["447911123456"]
+    assert balance == pytest.approx(1000.0 - sim.account.sms_price)
+    assert relayed == [("POST", "/v3/sendSms"), ("GET", "/v3/getBalance")]
