@@ -45,7 +45,7 @@ def inputs(n: int, work: Path) -> tuple[Path, Path]:
 
 
 def run_once(variant: str, sim: SimHandle, csv: Path, bodies: Path, journal: Path | None) -> dict[str, Any]:
-    """One child run of *variant* (``raw`` or a tree) against the freshly reset simulator; *journal*: a new file."""
+    """One child run of *variant* (``raw``, ``rawcore`` or a tree) against the freshly reset simulator; *journal*: a new file."""
     sim.reset()
     if variant in ("raw", "rawcore"):
         tree, args = ROOT, [variant, "--bodies", str(bodies)]
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in ns.variants:
         if variant not in ("raw", "rawcore") and not (Path(variant) / "benchmarks" / "workloads.py").is_file():
             p.error(f"{variant!r} is not a buka_nb checkout (no benchmarks/workloads.py there): "
-                    "give a path to one, e.g. made with git worktree add, or 'raw'")
+                    "give a path to one, e.g. made with git worktree add, or 'raw' / 'rawcore'")
     csv, bodies = inputs(ns.n, ns.work)
     order = [(f"{k}:{v}", v) for k, v in enumerate(ns.variants)]  # labelled: a tree may be given twice
     labels = [label for label, _ in order]

@@ -11,8 +11,8 @@ what the simulator answered.
   ``max_in_flight`` asyncio workers over one ``httpx.AsyncClient``; each response is read and
   parsed as JSON with orjson, as buka_nb does (what any client must do to learn the msgIds). The
   floor buka_nb is compared to.
-* ``rawcore``: the same, sent through httpcore's connection pools directly (8 pools of one
-  connection, each request to the least busy): the transport buka_nb itself sends through
+* ``rawcore``: the same, sent through httpcore's connection pools directly (one pool of one
+  connection per worker): the transport buka_nb itself sends through
   (:mod:`buka_nb.transport`), so buka_nb's CPU over this one is its own work and nothing else's.
 * ``loop``: what a hand-written script does: for each CSV row, clean the number, fill the
   template, sign, ``POST /sendSms`` with ``httpx.Client``, parse the answer. Run on a sample.

@@ -49,7 +49,7 @@ from .catalog import CLOCK_SKEW_CODE
 from .credentials import REDACTED, Credentials, get_logger, redact
 from .envelope import Envelope, error_for, normalise
 from .signing import auth_headers
-from .transport import NOT_SENT_ERRORS, POOL_CONNECTIONS, TRANSPORT_ERRORS, wire_for  # noqa: F401
+from .transport import NOT_SENT_ERRORS, TRANSPORT_ERRORS, wire_for
 
 log = get_logger("buka_nb.client")
 
