@@ -197,6 +197,38 @@ def test_campaigns_collect_garbage_less_often_use_the_system_allocator_and_put_b
     assert pa.default_memory_pool().backend_name == pool_before.backend_name
 
 
+def test_a_campaign_reads_plans_and_builds_frames_in_one_worker_thread(tmp_path, monkeypatch, journal_path):
+    # glibc gives every allocating thread its own heap: a chunk's passing buffers spread over a pool
+    # of threads made each heap hold its own copy of them (more fresh pages, more page faults)
+    import threading
+
+    from buka_nb.results import ResultBuilder
+    from buka_nb.sms import SmsPlanner, send_sms_csv
+
+    where: dict[str, set[str]] = {"plan": set(), "frame": set()}
+    plan, build = SmsPlanner.plan, ResultBuilder.frame
+
+    def planning(self, *args):
+        where["plan"].add(threading.current_thread().name)
+        return plan(self, *args)
+
+    def building(self, *args):
+        where["frame"].add(threading.current_thread().name)
+        return build(self, *args)
+
+    monkeypatch.setattr(SmsPlanner, "plan", planning)
+    monkeypatch.setattr(ResultBuilder, "frame", building)
+    csv = tmp_path / "r.csv"
+    csv.write_text("phone\n" + "".join(f"4479111{i:05d}\n" for i in range(25)))
+    fake = FakeBuka()
+    with client_for(fake) as client:
+        out = send_sms_csv(csv, content="hi", client=client, journal=journal_path, chunksize=10, batch_size=4)
+    assert len(out) == 25 and set(out.state) == {"accepted"}
+    assert fake.calls == 8 and len(fake.accepted) == 25  # 4 + 4 + 2 for each chunk of 10, 4 + 1 for the last 5
+    assert where["plan"] == where["frame"] == {"buka_nb-data_0"}
+    assert not any(t.name.startswith("buka_nb-data") for t in threading.enumerate())
+
+
 def test_a_memory_pool_chosen_in_the_environment_is_left_alone(monkeypatch):
     import pyarrow as pa
 
