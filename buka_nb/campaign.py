@@ -346,8 +346,9 @@ class _DataWorker:
     they run. One thread, not asyncio's pool, because glibc gives each thread that allocates its
     own heap (arena): spread over the pool's threads, every heap grew to hold a chunk's passing
     buffers, and memory that one thread freed was never reused by the next chunk's work in another.
-    Fresh memory costs the kernel a page fault per page touched. At 10^6 rows this thread alone cut
-    the campaign's page faults from ~86,000 to ~71,000 and its free-but-held heap from ~170 to ~90 MB.
+    Fresh memory costs a page fault per page touched, dear on a VM. At 10^6 rows the one thread cut
+    the campaign's page faults from ~84,000 to ~77,000 and its freed-but-held heap from ~165 to ~130
+    MB. (A second thread for the frames alone was worse, ~84,000: frames reuse what planning freed.)
     """
 
     def __init__(self) -> None:
