@@ -180,3 +180,24 @@ def test_chunks_of_lists_id_ranges_joined_texts_and_arrays_read_like_one_list():
             assert column[a:b] == plain[a:b] and column[a:b:2] == plain[a:b:2] and column[b:a:-1] == plain[b:a:-1]
         for i in range(-len(plain), len(plain), max(1, len(plain) // 40)):
             assert column[i] == plain[i]
+
+
+def test_sms_items_json_is_json_dumps_of_the_items():
+    from buka_nb.simulator.sms import _items_json
+
+    rng = random.Random(11)
+    plain = ["", "o-1", "4c268447-12", "x" * 30]
+    awkward = ['q"uote', "back\\slash", "ü", "tab\there", "\x01", "line\u2028sep", "del\x7f"]
+    for case in range(60):
+        ranges, numbers, orders = [], [], []
+        counter = rng.randrange(1_000_000, 9_000_000)
+        for _ in range(rng.randrange(1, 5)):  # groups, ids consecutive across them and across 1000s
+            n = rng.randrange(0, 1200)
+            ranges.append(IdRange(0, "261201123456", counter, n))
+            counter += n
+            numbers += [str(rng.randrange(10**6, 10**15)) for _ in range(n)]
+            orders += [rng.choice(plain + (awkward if case % 2 else [])) for _ in range(n)]
+        ids = [i for r in ranges for i in r.tolist()]
+        expected = json.dumps([{"msgId": i, "number": m, "orderId": o} for i, m, o in zip(ids, numbers, orders)],
+                              ensure_ascii=False, separators=(",", ":"))
+        assert _items_json(ranges, numbers, orders) == expected

@@ -8,7 +8,6 @@ simulator must absorb ~10^6 numbers faster than a client can send them.
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import re
 from typing import Any
@@ -134,7 +133,7 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
     now = state.now()
     # The seeded draw is the heaviest per-number step; it needs no lock.
     fates = state.decide_groups("sms", [(g["numbers"], g["content"]) for g in groups], now)
-    parts: list[str] = []
+    ranges: list[IdRange] = []
     with state.lock:
         if not acct.charge(total_cost):
             return reply("sms", -10)
@@ -146,8 +145,15 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
                 request_no=call.request_no, deliver_at=deliver, outcomes=outcomes, reasons=reasons,
                 units=g["units"], cost_micros=g["units"] * price)
             state.queue_pushes("sms", range(start, start + len(ids)), deliver)
-            parts.append(_items_json(ids, g["numbers"], g["order_ids"]))
-    array = RawJSON("[" + ",".join(p for p in parts if p) + "]")
+            ranges.append(ids)
+    if len(groups) == 1:
+        numbers, orders = groups[0]["numbers"], groups[0]["order_ids"]
+    else:
+        numbers, orders = [], []
+        for g in groups:
+            numbers += g["numbers"]
+            orders += g["order_ids"]
+    array = RawJSON(_items_json(ranges, numbers, orders))
     return reply("sms", 0, success=str(accepted), fail=str(failed), array=array)
 
 
@@ -157,24 +163,37 @@ def _units(content: str) -> int:
     return sms_segments(content)[1]
 
 
-def _items_json(ids: IdRange, numbers: list[str], orders: list[str]) -> str:
-    """The ``array`` items as JSON text: f-strings are ~2x faster than json.dumps on 1000 dicts.
+#: What stands between an item's msgId and its number, and between its number and its orderId.
+_ID_NUMBER = '","number":"'
+_NUMBER_ORDER = '","orderId":"'
+#: "000" ... "999" as they end an id in an item: followed by what comes before the number.
+_TAIL_NUMBER = [tail + _ID_NUMBER for tail in TAILS]
 
-    Ids are written from their 16-digit heads and 3-digit tails, never made as strings of their
+
+def _items_json(ranges: list[IdRange], numbers: list[str], orders: list[str]) -> str:
+    """The ``array`` of a request's messages as JSON text, items in the order of *ranges*' ids.
+
+    Built for the whole request in one join, in which every item is four strings: one per id
+    (``"},{"msgId":"<id>","number":"``, a concatenation of its 16-digit head and a ready-made
+    tail), the number, the constant between number and orderId, and the orderId. That is ~2x
+    faster than an f-string per item, and the 19-digit ids are never made as strings of their
     own. Ids and numbers are ASCII digits by construction; orderIds are escaped unless plainly safe.
     """
-    pieces = list(ids.pieces())
-    heads = itertools.chain.from_iterable(itertools.repeat(head, k) for head, _, k in pieces)
-    tails = itertools.chain.from_iterable(TAILS[tail:tail + k] for _, tail, k in pieces)
+    if not numbers:
+        return "[]"
+    heads: list[str] = []
+    for ids in ranges:
+        for head, tail, k in ids.pieces():
+            heads += map(f'"}},{{"msgId":"{head}'.__add__, _TAIL_NUMBER[tail:tail + k])
     joined = "".join(orders)
     # Plain text needs no JSON escaping. isprintable() rules out control characters in C; it also
     # refuses a few harmless ones (DEL, U+2028, ...), which then merely take the json.dumps path.
-    if joined.isprintable() and '"' not in joined and "\\" not in joined:
-        return ",".join([f'{{"msgId":"{h}{t}","number":"{n}","orderId":"{o}"}}'
-                         for h, t, n, o in zip(heads, tails, numbers, orders)])
-    dumps = json.dumps
-    return ",".join([f'{{"msgId":"{h}{t}","number":"{n}","orderId":{dumps(o, ensure_ascii=False)}}}'
-                     for h, t, n, o in zip(heads, tails, numbers, orders)])
+    if not (joined.isprintable() and '"' not in joined and "\\" not in joined):
+        dumps = json.dumps
+        orders = [dumps(o, ensure_ascii=False)[1:-1] for o in orders]
+    parts = [_NUMBER_ORDER] * (4 * len(numbers))
+    parts[0::4], parts[1::4], parts[3::4] = heads, numbers, orders
+    return '[{"msgId":"' + "".join(parts)[len('"},{"msgId":"'):] + '"}]'
 
 
 def get_report(call: Call) -> dict[str, Any]:
