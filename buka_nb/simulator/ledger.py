@@ -22,7 +22,7 @@ import io
 import json
 import math
 from array import array
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 from .columns import Chunks, IdRange, Joined, ListColumn, Runs
 
@@ -45,6 +45,17 @@ STRING_COLUMNS = ("channel", "app_id", "api_key", "recipient", "order_id", "msg_
 
 #: Final outcomes that count as delivered (voice outcomes are AI-call result statuses).
 DELIVERED = frozenset({"delivered", "ANSWERED"})
+
+
+class Group(NamedTuple):
+    """One content's messages within an appended request (see :meth:`Ledger.append_groups`)."""
+
+    recipients: list[str]
+    content: str = ""
+    sender: str = ""
+    units: int = 1
+    cost_micros: int = 0
+    dup_scope: Any = None  # default: (app id, content, task id)
 
 
 class ChannelLedger:
@@ -115,44 +126,52 @@ class Ledger:
         A row is a *duplicate* when its recipient was already sent something in the same
         ``dup_scope`` (default: same app and content) — the signature of a client resending.
         """
+        return self.append_groups(
+            channel, [Group(list(recipients), content, sender, units, cost_micros, dup_scope)], msg_ids=msg_ids,
+            submit_at=submit_at, deliver_at=deliver_at, outcomes=outcomes, reasons=reasons, order_ids=order_ids,
+            app_id=app_id, api_key=api_key, task_id=task_id, request_no=request_no)
+
+    def append_groups(self, channel: str, groups: list[Group], *, msg_ids: list[str] | IdRange, submit_at: float,
+                      deliver_at: list[float], outcomes: list[str], reasons: list[str],
+                      order_ids: list[str] | None = None, app_id: str = "", api_key: str = "", task_id: str = "",
+                      request_no: int = 0) -> int:
+        """Append a request whose messages come in groups (one content each), in one go; the first new row.
+
+        *msg_ids*, *order_ids* and the delivery lists run over all the groups' recipients in order.
+        Each group's recipients list is kept as it is: the caller must not change it afterwards.
+        One append per request, not per group: a ``sendSms/batch`` of 1000 numbers has ~26 groups,
+        and the per-append bookkeeping cost more than the per-message work.
+        """
         led = self.channels[channel]
         n = len(msg_ids)
         start = len(led.msg_id)
-        scope = (app_id, content, task_id) if dup_scope is None else dup_scope
-        seen = led.seen.get(scope)
-        if seen is None:
-            seen = led.seen[scope] = set()
-        # Fast path: set operations in C (a probe, then an insert that also proves the recipients
-        # distinct); the per-row loop only runs when something repeats.
-        dup_flags: list[bool] | None = None
-        if seen.isdisjoint(recipients):
-            before = len(seen)
-            seen.update(recipients)
-            if len(seen) - before == n:
-                dup_flags = [False] * n
-            else:  # repeated within this call: none was in the scope before, so this undoes it
-                seen.difference_update(recipients)
-        if dup_flags is None:
-            dup_flags = []
-            for r in recipients:
-                dup_flags.append(r in seen)
-                seen.add(r)
-            led.duplicates += sum(dup_flags)
+        dup_flags: list[bool] = []
+        for g in groups:
+            dup_flags += self._duplicates(led, (app_id, g.content, task_id) if g.dup_scope is None else g.dup_scope,
+                                          g.recipients)
+        if len(groups) == 1:
+            recipients = groups[0].recipients
+        else:
+            recipients = []
+            for g in groups:
+                recipients += g.recipients
         led.msg_id.append_chunk(msg_ids if isinstance(msg_ids, IdRange) else list(msg_ids))
-        led.recipient.append_chunk(list(recipients))
+        led.recipient.append_chunk(recipients)
         led.order_id.append_chunk(Joined.of(order_ids) if order_ids is not None else [""] * n)
         led.app_id.append_run(app_id, n)
         led.api_key.append_run(api_key, n)
-        led.content.append_run(content, n)
-        led.sender.append_run(sender, n)
         led.task_id.append_run(task_id, n)
         led.submit_at.append_run(submit_at, n)
         led.request_no.append_run(request_no, n)
+        for g in groups:
+            k = len(g.recipients)
+            led.content.append_run(g.content, k)
+            led.sender.append_run(g.sender, k)
+            led.units.append_run(g.units, k)
+            led.cost_micros.append_run(g.cost_micros, k)
         led.deliver_at.append_chunk(array("d", deliver_at))  # packed doubles; a ListColumn takes them as floats
         led.outcome.extend(outcomes)
         led.reason.extend(reasons)
-        led.units.append_run(units, n)
-        led.cost_micros.append_run(cost_micros, n)
         serial = getattr(msg_ids, "serial", None)
         if serial is not None and n and (not led.block_serial or serial >= led.block_serial[-1] + led.block_n[-1]):
             led.block_serial.append(serial)
@@ -162,6 +181,28 @@ class Ledger:
             led.extra.update(zip(msg_ids, range(start, start + n)))
         led.duplicate.extend(dup_flags)
         return start
+
+    @staticmethod
+    def _duplicates(led: ChannelLedger, scope: Any, recipients: list[str]) -> list[bool]:
+        """Each recipient's duplicate flag in *scope*, adding them all to it."""
+        seen = led.seen.get(scope)
+        if seen is None:
+            seen = led.seen[scope] = set()
+        # Fast path: set operations in C (a probe, then an insert that also proves the recipients
+        # distinct); the per-row loop only runs when something repeats.
+        n = len(recipients)
+        if seen.isdisjoint(recipients):
+            before = len(seen)
+            seen.update(recipients)
+            if len(seen) - before == n:
+                return [False] * n
+            seen.difference_update(recipients)  # repeated within this call: none was in the scope before
+        flags = []
+        for r in recipients:
+            flags.append(r in seen)
+            seen.add(r)
+        led.duplicates += sum(flags)
+        return flags
 
     def set_delivery(self, channel: str, row: int, deliver_at: float, outcome: str, reason: str,
                      units: int | None = None, cost_micros: int | None = None) -> None:

@@ -17,6 +17,7 @@ from .common import (Call, Route, RawJSON, csv_list, integer, page, price_text, 
                      text)
 from .accounts import MICROS, money
 from .columns import TAILS, IdRange
+from .ledger import Group
 from .state import iso8, parse_time
 
 MAX_GET_NUMBERS = 100
@@ -132,20 +133,7 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         return reply("sms", -9)
     now = state.now()
     # The seeded draw is the heaviest per-number step; it needs no lock.
-    fates = state.decide_groups("sms", [(g["numbers"], g["content"]) for g in groups], now)
-    ranges: list[IdRange] = []
-    with state.lock:
-        if not acct.charge(total_cost):
-            return reply("sms", -10)
-        for g, (deliver, outcomes, reasons) in zip(groups, fates):
-            ids = state.new_id_range(len(g["numbers"]), now)
-            start = state.ledger.append(
-                "sms", msg_ids=ids, recipients=g["numbers"], order_ids=g["order_ids"], app_id=acct.sms_app_id,
-                api_key=acct.api_key, content=g["content"], sender=g["sender"], submit_at=now,
-                request_no=call.request_no, deliver_at=deliver, outcomes=outcomes, reasons=reasons,
-                units=g["units"], cost_micros=g["units"] * price)
-            state.queue_pushes("sms", range(start, start + len(ids)), deliver)
-            ranges.append(ids)
+    deliver, outcomes, reasons = state.decide_all("sms", [(g["numbers"], g["content"]) for g in groups], now)
     if len(groups) == 1:
         numbers, orders = groups[0]["numbers"], groups[0]["order_ids"]
     else:
@@ -153,7 +141,16 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         for g in groups:
             numbers += g["numbers"]
             orders += g["order_ids"]
-    array = RawJSON(_items_json(ranges, numbers, orders))
+    with state.lock:
+        if not acct.charge(total_cost):
+            return reply("sms", -10)
+        ids = state.new_id_range(accepted, now)
+        start = state.ledger.append_groups(
+            "sms", [Group(g["numbers"], g["content"], g["sender"], g["units"], g["units"] * price) for g in groups],
+            msg_ids=ids, order_ids=orders, app_id=acct.sms_app_id, api_key=acct.api_key, submit_at=now,
+            request_no=call.request_no, deliver_at=deliver, outcomes=outcomes, reasons=reasons)
+        state.queue_pushes("sms", range(start, start + accepted), deliver)
+    array = RawJSON(_items_json(ids, numbers, orders))
     return reply("sms", 0, success=str(accepted), fail=str(failed), array=array)
 
 
@@ -170,8 +167,8 @@ _NUMBER_ORDER = '","orderId":"'
 _TAIL_NUMBER = [tail + _ID_NUMBER for tail in TAILS]
 
 
-def _items_json(ranges: list[IdRange], numbers: list[str], orders: list[str]) -> str:
-    """The ``array`` of a request's messages as JSON text, items in the order of *ranges*' ids.
+def _items_json(ids: IdRange, numbers: list[str], orders: list[str]) -> str:
+    """The ``array`` of a request's messages as JSON text: *ids*, *numbers* and *orders* item by item.
 
     Built for the whole request in one join, in which every item is four strings: one per id
     (``"},{"msgId":"<id>","number":"``, a concatenation of its 16-digit head and a ready-made
@@ -182,9 +179,8 @@ def _items_json(ranges: list[IdRange], numbers: list[str], orders: list[str]) ->
     if not numbers:
         return "[]"
     heads: list[str] = []
-    for ids in ranges:
-        for head, tail, k in ids.pieces():
-            heads += map(f'"}},{{"msgId":"{head}'.__add__, _TAIL_NUMBER[tail:tail + k])
+    for head, tail, k in ids.pieces():
+        heads += map(f'"}},{{"msgId":"{head}'.__add__, _TAIL_NUMBER[tail:tail + k])
     joined = "".join(orders)
     # Plain text needs no JSON escaping. isprintable() rules out control characters in C; it also
     # refuses a few harmless ones (DEL, U+2028, ...), which then merely take the json.dumps path.
