@@ -161,6 +161,41 @@ def test_batch_send(api, sim):
     assert api.post("/sendSms/batch", {"appId": api.creds.sms_app_id, "array": []})["status"] == "-8"
 
 
+def test_a_batch_is_one_ledger_append_with_each_groups_content_sender_units_and_duplicates(api, sim):
+    groups = [{"numbers": "918500000001,918500000002", "content": "one", "senderId": "A"},
+              {"numbers": "918500000003", "content": "x" * 200, "senderId": "B"},           # 2 segments
+              {"numbers": "918500000001,918500000004", "content": "one", "senderId": "C"}]  # 01 again, same text
+    body = api.post("/sendSms/batch", {"appId": api.creds.sms_app_id, "array": groups})
+    assert (body["status"], body["success"], body["fail"]) == ("0", "5", "0")
+    ids = [int(i["msgId"]) for i in body["array"]]
+    assert ids == list(range(ids[0], ids[0] + 5))  # one block of consecutive ids for the request
+    frame = sim.ledger.frame("sms")
+    assert frame["recipient"].tolist() == ["918500000001", "918500000002", "918500000003", "918500000001",
+                                           "918500000004"]
+    assert frame["content"].tolist() == ["one", "one", "x" * 200, "one", "one"]
+    assert frame["sender"].tolist() == ["A", "A", "B", "C", "C"]
+    assert frame["units"].tolist() == [1, 1, 2, 1, 1]
+    assert frame["duplicate"].tolist() == [False, False, False, True, False]
+    assert frame["request_no"].tolist() == [1] * 5
+    assert sim.ledger.row("sms", 2)["msg_id"] == body["array"][2]["msgId"]
+    assert api.send("918500000003", "x" * 200)["status"] == "0"  # the second group's scope: a resend
+    assert sim.ledger.frame("sms")["duplicate"].tolist()[-1] is True
+
+
+def test_scenarios_apply_to_every_group_of_a_batch():
+    with Simulator(scenarios=["^91888=fail:EXPIRED", {"match": "^late", "action": "pending", "field": "content"}],
+                   report_delay=(0, 0),
+                   delivery=ALL_DELIVERED) as sim:
+        api = Api(sim)
+        groups = [{"numbers": "918500000001,918880000001", "content": "first"},
+                  {"numbers": "918500000002,918880000002", "content": "late one"},
+                  {"numbers": "918880000003,918500000003", "content": "last"}]
+        assert api.post("/sendSms/batch", {"appId": api.creds.sms_app_id, "array": groups})["status"] == "0"
+        frame = sim.ledger.frame("sms")
+        assert frame["reason"].tolist() == ["success", "EXPIRED", "", "", "EXPIRED", "success"]
+        assert frame["state"].tolist() == ["delivered", "failed", "pending", "pending", "failed", "delivered"]
+
+
 def test_get_report_moves_from_sending_to_delivered_with_sim_time(api, sim):
     ids = [i["msgId"] for i in api.send("918500000001,918500000002")["array"]]
     query = {"appId": api.creds.sms_app_id, "msgIds": ",".join(ids + ["1234567890123456789"])}
