@@ -257,20 +257,24 @@ class SimState:
         # Knuth's multiplicative scramble spreads the CRC over all 32 bits: the low 16 pick the
         # outcome, the high 16 the delay. (A 32-bit CRC times a 32-bit constant fits in uint64.)
         hs = (crcs * 2654435761) & 0xFFFFFFFF
-        deliver_all = (submit_at + lo + (hs >> 16) * (span / 65536.0)).tolist()
+        deliver = submit_at + lo + (hs >> 16) * (span / 65536.0)
         outcome_all = ["delivered"] * len(bases)
         reason_all = ["success"] * len(bases)
-        # Then a Python loop over the ~10 % that failed or are slow.
-        odd = np.flatnonzero((hs & 0xFFFF) >= p_ok * 65536.0)
-        thresholds = None  # computed once, and only when something fails
-        for i, h in zip(odd.tolist(), hs[odd].tolist()):
-            u, v = (h & 0xFFFF) / 65536.0, (h >> 16) / 65536.0
-            if u < p_ok + p_fail:
-                outcome_all[i] = "failed"
-                thresholds = thresholds or model.fail_thresholds(channel)
-                reason_all[i] = model.fail_reason(channel, (u - p_ok) / p_fail, thresholds)
-            else:  # slow but delivered
-                deliver_all[i] = submit_at + hi + v * slow_span
+        # The ~10 % that fail or are slow, still in numpy: only the failed rows' two list items are set one by one.
+        low = hs & 0xFFFF
+        odd = np.flatnonzero(low >= p_ok * 65536.0)
+        if len(odd):
+            u = low[odd] / 65536.0
+            fails = u < p_ok + p_fail
+            slow = odd[~fails]
+            deliver[slow] = submit_at + hi + ((hs[slow] >> 16) / 65536.0) * slow_span
+            if fails.any():
+                thresholds = model.fail_thresholds(channel)  # first share above the draw: fail_reason's rule
+                names = [reason for _, reason in thresholds]
+                picks = np.searchsorted(np.array([acc for acc, _ in thresholds]), (u[fails] - p_ok) / p_fail, "right")
+                for i, k in zip(odd[fails].tolist(), np.minimum(picks, len(names) - 1).tolist()):
+                    outcome_all[i], reason_all[i] = "failed", names[k]
+        deliver_all = deliver.tolist()
         if self.scenarios:
             at = 0
             for recipients, content in groups:
