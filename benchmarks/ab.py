@@ -60,6 +60,11 @@ def run_once(variant: str, sim: SimHandle, csv: Path, bodies: Path, journal: Pat
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _faults(m: dict[str, Any]) -> str:
+    """System seconds and minor page faults of a run (a tree whose workloads.py predates them has neither)."""
+    return f"sys {m['sys']:.3f} s  faults {m['faults']:>7,}" if "faults" in m else "sys -  faults -"
+
+
 def paired(runs: dict[str, list[dict[str, Any]]], base: str, key: str) -> dict[str, float]:
     """Each variant's median ratio to *base* on *key* (``wall`` or ``cpu``), round by round."""
     return {v: statistics.median(a[key] / b[key] for a, b in zip(rs, runs[base])) for v, rs in runs.items()}
@@ -93,13 +98,15 @@ def main(argv: list[str] | None = None) -> int:
             for label, variant in order[k:] + order[:k]:
                 m = run_once(variant, sim, csv, bodies, next(journals) if ns.journal == "on" else None)
                 runs[label].append(m)
-                print(f"round {r + 1}  {label:40s} wall {m['wall']:.3f} s  cpu {m['cpu']:.3f} s  rss {m['rss_mb']:.0f} MB",
-                      flush=True)
+                print(f"round {r + 1}  {label:40s} wall {m['wall']:.3f} s  cpu {m['cpu']:.3f} s  {_faults(m)}  "
+                      f"rss {m['rss_mb']:.0f} MB", flush=True)
     wall, cpu = paired(runs, labels[0], "wall"), paired(runs, labels[0], "cpu")
     print(f"\nN={ns.n:,}, {ns.rounds} rounds; medians, and the median of each round's ratio to {labels[0]}:")
     for label, rs in runs.items():
+        faults = [x["faults"] for x in rs if "faults" in x]
         print(f"  {label:40s} wall {statistics.median(x['wall'] for x in rs):.3f} s  "
-              f"cpu {statistics.median(x['cpu'] for x in rs):.3f} s   ratio wall {wall[label]:.3f}  cpu {cpu[label]:.3f}")
+              f"cpu {statistics.median(x['cpu'] for x in rs):.3f} s   ratio wall {wall[label]:.3f}  cpu {cpu[label]:.3f}"
+              + (f"   minor faults {statistics.median(faults):,.0f}" if faults else ""))
     return 0
 
 

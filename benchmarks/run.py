@@ -112,6 +112,11 @@ def fmt(x: float, digits: int = 2) -> str:
     return f"{x:,.{digits}f}"
 
 
+def _opt(r: dict[str, Any], key: str, digits: int = 2) -> str:
+    """A measurement a report from an older suite may lack (system time, page faults): '–' then."""
+    return fmt(r[key], digits) if key in r else "–"
+
+
 def verdict(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
@@ -277,8 +282,8 @@ def render(rep: dict[str, Any], loop_sample: int) -> str:
         "raw httpx is the issue's limit. raw httpcore sends the same bodies through the transport buka_nb itself "
         "uses (httpcore's pools, without httpx's client layer): buka_nb's CPU over it is buka_nb's own work.",
         "",
-        "| N | client | wall s | CPU s | CPU µs/row | peak RSS MB | sim CPU s |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| N | client | wall s | CPU s | CPU µs/row | of it system s | minor page faults | peak RSS MB | sim CPU s |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ratios = []
     for n, row in main_rows.items():
@@ -287,9 +292,9 @@ def render(rep: dict[str, Any], loop_sample: int) -> str:
             if r is None:  # a report from before raw httpcore was measured
                 continue
             lines.append(f"| {n:,} | {name} | {fmt(r['wall'])} | {fmt(r['cpu'])} | {fmt(r['cpu'] / n * 1e6, 1)} | "
-                         f"{fmt(r['rss_mb'], 0)} | {fmt(r['sim_cpu'])} |")
+                         f"{_opt(r, 'sys')} | {_opt(r, 'faults', 0)} | {fmt(r['rss_mb'], 0)} | {fmt(r['sim_cpu'])} |")
         lines.append(f"| {n:,} | per-row loop, extrapolated | {fmt(loop_wall_row * n, 1)} | "
-                     f"{fmt(loop_cpu_row * n, 1)} | {fmt(loop_cpu_row * 1e6, 1)} | {fmt(loop['rss_mb'], 0)} | – |")
+                     f"{fmt(loop_cpu_row * n, 1)} | {fmt(loop_cpu_row * 1e6, 1)} | – | – | {fmt(loop['rss_mb'], 0)} | – |")
         ratios.append({"n": n, "cpu": buka["cpu"] / raw["cpu"], "wall": buka["wall"] / raw["wall"],
                        "cpu_core": buka["cpu"] / core["cpu"] if core else math.nan,
                        "loop": loop_wall_row * n / buka["wall"], "loop_raw": loop_wall_row * n / raw["wall"]})

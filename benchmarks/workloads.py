@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.workloads buka|raw|loop --url URL ...`` prints one JSON line: wall seconds,
 CPU seconds (user + sys, from ``getrusage`` around the measured part only, so interpreter start-up
-and imports are not counted), peak RSS (``VmHWM``: the whole process, imports included) and
+and imports are not counted; the system seconds and minor page faults of that part too), peak RSS (``VmHWM``: the whole process, imports included) and
 what the simulator answered.
 
 * ``buka``: ``buka_nb.sms.send_sms_csv`` on the CSV: read, validate, batch, journal, send, result
@@ -40,16 +40,17 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _usage() -> tuple[float, float]:
+def _usage() -> tuple[float, float, float, int]:
+    """CPU seconds (user + system), peak RSS, system seconds and minor page faults so far."""
     r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime, _peak_rss_mb()
+    return r.ru_utime + r.ru_stime, _peak_rss_mb(), r.ru_stime, r.ru_minflt
 
 
 PROFILE: str | None = None
 
 
 def _measure(fn: Any) -> dict[str, Any]:
-    cpu0, rss0 = _usage()
+    cpu0, rss0, sys0, faults0 = _usage()
     t0 = time.perf_counter()
     if PROFILE and PROFILE.endswith((".txt", ".html")):  # sampling: pyinstrument, low overhead
         from pyinstrument import Profiler
@@ -70,8 +71,11 @@ def _measure(fn: Any) -> dict[str, Any]:
     else:
         extra = fn()
     wall = time.perf_counter() - t0
-    cpu1, rss1 = _usage()
-    return {"wall": wall, "cpu": cpu1 - cpu0, "rss_mb": rss1, "rss_before_mb": rss0, **(extra or {})}
+    cpu1, rss1, sys1, faults1 = _usage()
+    # system time and minor faults: first touches of fresh memory, the part of the CPU that does not
+    # follow the VM's speed (benchmarks/RESULTS.md); faults are steadier than seconds on a noisy VM
+    return {"wall": wall, "cpu": cpu1 - cpu0, "sys": sys1 - sys0, "faults": faults1 - faults0, "rss_mb": rss1,
+            "rss_before_mb": rss0, **(extra or {})}
 
 
 def run_buka(ns: argparse.Namespace) -> dict[str, Any]:
