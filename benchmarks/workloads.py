@@ -2,8 +2,8 @@
 
 ``python -m benchmarks.workloads buka|raw|loop --url URL ...`` prints one JSON line: wall seconds,
 CPU seconds (user + sys, from ``getrusage`` around the measured part only, so interpreter start-up
-and imports are not counted; the system seconds and minor page faults of that part too), peak RSS (``VmHWM``: the whole process, imports included) and
-what the simulator answered.
+and imports are not counted; the system seconds and minor page faults of that part too), peak RSS
+(``VmHWM``: the whole process, imports included) and what the simulator answered.
 
 * ``buka``: ``buka_nb.sms.send_sms_csv`` on the CSV: read, validate, batch, journal, send, result
   frame (or, with ``--out``, results streamed to a file).

@@ -184,8 +184,7 @@ def test_a_batch_is_one_ledger_append_with_each_groups_content_sender_units_and_
 
 def test_scenarios_apply_to_every_group_of_a_batch():
     with Simulator(scenarios=["^91888=fail:EXPIRED", {"match": "^late", "action": "pending", "field": "content"}],
-                   report_delay=(0, 0),
-                   delivery=ALL_DELIVERED) as sim:
+                   report_delay=(0, 0), delivery=ALL_DELIVERED) as sim:
         api = Api(sim)
         groups = [{"numbers": "918500000001,918880000001", "content": "first"},
                   {"numbers": "918500000002,918880000002", "content": "late one"},

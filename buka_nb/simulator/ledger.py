@@ -134,11 +134,12 @@ class Ledger:
     def append_groups(self, channel: str, groups: list[Group], *, msg_ids: list[str] | IdRange, submit_at: float,
                       deliver_at: list[float], outcomes: list[str], reasons: list[str],
                       order_ids: list[str] | None = None, app_id: str = "", api_key: str = "", task_id: str = "",
-                      request_no: int = 0) -> int:
+                      request_no: int = 0, recipients: list[str] | None = None) -> int:
         """Append a request whose messages come in groups (one content each), in one go; the first new row.
 
         *msg_ids*, *order_ids* and the delivery lists run over all the groups' recipients in order.
-        Each group's recipients list is kept as it is: the caller must not change it afterwards.
+        *recipients*, all the groups' recipients in order, when the caller has joined them already.
+        The list kept (a single group's, or *recipients*) is kept as it is: the caller must not change it.
         One append per request, not per group: a ``sendSms/batch`` of 1000 numbers has ~26 groups,
         and the per-append bookkeeping cost more than the per-message work.
         """
@@ -149,9 +150,9 @@ class Ledger:
         for g in groups:
             dup_flags += self._duplicates(led, (app_id, g.content, task_id) if g.dup_scope is None else g.dup_scope,
                                           g.recipients)
-        if len(groups) == 1:
+        if recipients is None and len(groups) == 1:
             recipients = groups[0].recipients
-        else:
+        elif recipients is None:
             recipients = []
             for g in groups:
                 recipients += g.recipients

@@ -148,7 +148,7 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         start = state.ledger.append_groups(
             "sms", [Group(g["numbers"], g["content"], g["sender"], g["units"], g["units"] * price) for g in groups],
             msg_ids=ids, order_ids=orders, app_id=acct.sms_app_id, api_key=acct.api_key, submit_at=now,
-            request_no=call.request_no, deliver_at=deliver, outcomes=outcomes, reasons=reasons)
+            request_no=call.request_no, deliver_at=deliver, outcomes=outcomes, reasons=reasons, recipients=numbers)
         state.queue_pushes("sms", range(start, start + accepted), deliver)
     array = RawJSON(_items_json(ids, numbers, orders))
     return reply("sms", 0, success=str(accepted), fail=str(failed), array=array)
