@@ -280,7 +280,8 @@ def render(rep: dict[str, Any], loop_sample: int) -> str:
         "### buka_nb vs raw httpx vs a per-row loop",
         "",
         "raw httpx is the issue's limit. raw httpcore sends the same bodies through the transport buka_nb itself "
-        "uses (httpcore's pools, without httpx's client layer): buka_nb's CPU over it is buka_nb's own work.",
+        "uses (httpcore's pools on buka_nb's asyncio network backend, without httpx's client layer): "
+        "buka_nb's CPU over it is buka_nb's own work.",
         "",
         "| N | client | wall s | CPU s | CPU µs/row | of it system s | minor page faults | peak RSS MB | sim CPU s |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",

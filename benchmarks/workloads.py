@@ -12,8 +12,9 @@ and imports are not counted; the system seconds and minor page faults of that pa
   parsed as JSON with orjson, as buka_nb does (what any client must do to learn the msgIds). The
   floor buka_nb is compared to.
 * ``rawcore``: the same, sent through httpcore's connection pools directly (one pool of one
-  connection per worker): the transport buka_nb itself sends through
-  (:mod:`buka_nb.transport`), so buka_nb's CPU over this one is its own work and nothing else's.
+  connection per worker) on buka_nb's asyncio network backend: the transport buka_nb itself sends
+  through (:mod:`buka_nb.transport`, :mod:`buka_nb.aionet`), so buka_nb's CPU over this one is its
+  own work and nothing else's.
 * ``loop``: what a hand-written script does: for each CSV row, clean the number, fill the
   template, sign, ``POST /sendSms`` with ``httpx.Client``, parse the answer. Run on a sample.
 """
@@ -116,6 +117,7 @@ def run_raw(ns: argparse.Namespace, core: bool = False) -> dict[str, Any]:
     # httpx loads its transport (httpcore, anyio's backend) on first use and buka_nb.client imports it
     # up front: imported here too, start-up stays outside the clock for both clients alike
     import buka_nb.client  # noqa: F401
+    from buka_nb.aionet import AsyncioBackend
     from buka_nb.signing import auth_headers
 
     with open(ns.bodies, "rb") as fh:
@@ -134,7 +136,9 @@ def run_raw(ns: argparse.Namespace, core: bool = False) -> dict[str, Any]:
         accepted = 0
         if core:
             url = ns.url.rstrip("/") + ns.path
-            pools = [httpcore.AsyncConnectionPool(max_connections=1) for _ in range(ns.in_flight)]
+            backend = AsyncioBackend()
+            pools = [httpcore.AsyncConnectionPool(max_connections=1, network_backend=backend)
+                     for _ in range(ns.in_flight)]
 
             async def worker(pool: httpcore.AsyncConnectionPool) -> None:
                 nonlocal accepted

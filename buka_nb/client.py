@@ -32,9 +32,10 @@ from typing import Any
 import httpx
 import orjson
 
-# httpx imports its transport (httpcore, h11) when its first client is made, and httpcore its async
-# backend (anyio's) on the first connection: ~80 ms in all, paid by whichever campaign comes first
-# in a process, while its first requests wait. Imported with this module instead.
+# httpx imports its transport (httpcore, h11) when its first client is made, and httpcore anyio's
+# asyncio backend on the first connection (its pools' locks, and httpx's network streams): ~80 ms in
+# all, paid by whichever campaign comes first in a process, while its first requests wait. Imported
+# with this module instead.
 import httpcore  # noqa: E402,F401
 
 try:
