@@ -182,6 +182,19 @@ def test_a_batch_is_one_ledger_append_with_each_groups_content_sender_units_and_
     assert sim.ledger.frame("sms")["duplicate"].tolist()[-1] is True
 
 
+def test_group_fields_that_are_not_strings_are_read_as_a_java_string_field_would_be(api, sim):
+    # numbers and content as JSON numbers, a null senderId, no orderId: coerced to text, not refused
+    groups = [{"numbers": 918500000011, "content": 42, "senderId": None},
+              {"numbers": "918500000012", "content": True, "orderId": "o12"}]
+    body = api.post("/sendSms/batch", {"appId": api.creds.sms_app_id, "array": groups})
+    assert (body["status"], body["success"]) == ("0", "2")
+    assert [(i["number"], i["orderId"]) for i in body["array"]] == [("918500000011", ""), ("918500000012", "o12")]
+    frame = sim.ledger.frame("sms")
+    assert (frame["content"].tolist(), frame["sender"].tolist()) == (["42", "true"], ["", ""])
+    for bad in ({"numbers": ["918500000013"], "content": "x"}, {"numbers": "918500000013", "content": {"a": 1}}):
+        assert api.post("/sendSms/batch", {"appId": api.creds.sms_app_id, "array": [bad]})["status"] == "-22"
+
+
 def test_scenarios_apply_to_every_group_of_a_batch():
     with Simulator(scenarios=["^91888=fail:EXPIRED", {"match": "^late", "action": "pending", "field": "content"}],
                    report_delay=(0, 0), delivery=ALL_DELIVERED) as sim:

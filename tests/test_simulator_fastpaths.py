@@ -138,6 +138,12 @@ def test_vectorised_draw_is_bit_identical(delivery, channel):
         assert {type(t) for t in fate[0]} <= {float} and {type(r) for r in fate[2]} <= {str}
     reasons = {r for _, _, reason in drawn for r in reason}
     assert len(reasons) > (3 if channel == "sms" else 2)  # several failure reasons were picked
+    # packed (what sendSms hands the ledger): the same doubles, bit for bit, in an array('d')
+    deliver, outcome, reason = state.decide_all(channel, groups, 1764000000.123, packed=True)
+    assert isinstance(deliver, array) and deliver.typecode == "d"
+    assert (deliver.tobytes(), outcome, reason) == (array("d", [t for fate in drawn for t in fate[0]]).tobytes(),
+                                                    [o for fate in drawn for o in fate[1]],
+                                                    [r for fate in drawn for r in fate[2]])
 
 
 @pytest.mark.parametrize("now", [1764000000.5, 1104537600.0])  # 2025 and 2005 (a leading zero)

@@ -170,7 +170,9 @@ class Ledger:
             led.sender.append_run(g.sender, k)
             led.units.append_run(g.units, k)
             led.cost_micros.append_run(g.cost_micros, k)
-        led.deliver_at.append_chunk(array("d", deliver_at))  # packed doubles; a ListColumn takes them as floats
+        # packed doubles (kept as given when they come packed); a ListColumn takes them as floats
+        led.deliver_at.append_chunk(deliver_at if type(deliver_at) is array and deliver_at.typecode == "d"
+                                    else array("d", deliver_at))
         led.outcome.extend(outcomes)
         led.reason.extend(reasons)
         serial = getattr(msg_ids, "serial", None)

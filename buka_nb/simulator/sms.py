@@ -48,8 +48,11 @@ def get_balance(call: Call) -> dict[str, Any]:
 
 def _group(params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Validate one message group; returns (code, group) where code 0 means usable."""
-    numbers, content = text(params, "numbers"), text(params, "content")
-    sender, order = text(params, "senderId"), text(params, "orderId")
+    get = params.get
+    numbers, content, sender, order = get("numbers"), get("content"), get("senderId", ""), get("orderId", "")
+    if not (type(numbers) is type(content) is type(sender) is type(order) is str):  # else coerced as text() does
+        numbers, content = text(params, "numbers"), text(params, "content")
+        sender, order = text(params, "senderId"), text(params, "orderId")
     if None in (numbers, content, sender, order):
         return -22, {}
     # The usual group is nothing but valid numbers and commas: one regex proves it for all of them.
@@ -133,7 +136,8 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         return reply("sms", -9)
     now = state.now()
     # The seeded draw is the heaviest per-number step; it needs no lock.
-    deliver, outcomes, reasons = state.decide_all("sms", [(g["numbers"], g["content"]) for g in groups], now)
+    deliver, outcomes, reasons = state.decide_all("sms", [(g["numbers"], g["content"]) for g in groups], now,
+                                                  packed=True)
     if len(groups) == 1:
         numbers, orders = groups[0]["numbers"], groups[0]["order_ids"]
     else:
