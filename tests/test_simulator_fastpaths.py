@@ -11,6 +11,8 @@ import io
 import itertools
 import json
 import random
+import sys
+import threading
 import zlib
 from array import array
 from http.client import parse_headers
@@ -19,6 +21,7 @@ import pytest
 
 from buka_nb.simulator.common import csv_list
 from buka_nb.simulator.columns import Chunks, IdRange, Joined, ListColumn, Runs
+from buka_nb.simulator.ledger import Group, Ledger
 from buka_nb.simulator.server import Headers, parse_json, read_headers
 from buka_nb.simulator.state import TZ, SimState
 
@@ -202,3 +205,90 @@ def test_sms_items_json_is_json_dumps_of_the_items():
         expected = json.dumps([{"msgId": i, "number": m, "orderId": o} for i, m, o in zip(ids.tolist(), numbers, orders)],
                               ensure_ascii=False, separators=(",", ":"))
         assert _items_json(ids, numbers, orders) == expected
+
+
+def reference_flags(appends):
+    """Duplicate flags as a per-row loop over the appends in order: seen before in the same scope."""
+    seen, flags = set(), []
+    for groups in appends:
+        for scope, recipients in groups:
+            for r in recipients:
+                flags.append((scope, r) in seen)
+                seen.add((scope, r))
+    return flags
+
+
+def random_appends(rng, n):
+    appends = []
+    for _ in range(n):
+        groups = [(rng.choice(["a", "b", "c"]), [f"9185{rng.randrange(40):07d}" for _ in range(rng.randrange(1, 6))])
+                  for _ in range(rng.randrange(1, 4))]
+        appends.append(groups)
+    return appends
+
+
+def append(ledger, groups):
+    rows = sum(len(r) for _, r in groups)
+    ledger.append_groups("sms", [Group(list(r), content=c) for c, r in groups], msg_ids=[str(i) for i in range(rows)],
+                         submit_at=1.0, deliver_at=[2.0] * rows, outcomes=["delivered"] * rows,
+                         reasons=["success"] * rows, app_id="app")
+
+
+def test_duplicate_flags_are_worked_out_when_first_read_in_append_order():
+    rng = random.Random(3)
+    appends = random_appends(rng, 60)
+    ledger = Ledger(clock=lambda: 10.0)
+    for groups in appends[:30]:
+        append(ledger, groups)
+    assert ledger.channels["sms"].seen == {}  # answering requests did no duplicate work
+    expected = reference_flags(appends)
+    assert ledger.frame("sms")["duplicate"].tolist() == expected[:len(ledger.channels["sms"])]
+    for groups in appends[30:]:  # later appends are flagged against everything before them
+        append(ledger, groups)
+    assert ledger.frame("sms")["duplicate"].tolist() == expected
+    assert ledger.duplicate_count("sms") == sum(expected) > 0
+    assert [ledger.row("sms", i)["duplicate"] for i in range(len(expected))] == expected
+
+
+def test_readers_settling_while_requests_append_get_the_flags_of_the_append_order():
+    rng = random.Random(8)
+    appends = random_appends(rng, 400)
+    ledger, state_lock, order = Ledger(clock=lambda: 10.0), threading.Lock(), []
+    todo = iter(appends)
+    counts = []
+
+    def writer():
+        while True:
+            with state_lock:  # writers hold the state lock, as the request handlers do
+                groups = next(todo, None)
+                if groups is None:
+                    return
+                append(ledger, groups)
+                order.append(groups)
+
+    def reader():
+        for _ in range(200):
+            counts.append(ledger.duplicate_count("sms"))
+
+    errors = []
+
+    def run(fn):
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - a thread's error must fail the test, not just warn
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in [writer] * 4 + [reader] * 4]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns inside settle and append, not only between calls
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    expected = reference_flags(order)
+    assert errors == []
+    assert ledger.frame("sms")["duplicate"].tolist() == expected
+    assert max(counts) <= sum(expected) == ledger.duplicate_count("sms")

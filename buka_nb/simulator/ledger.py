@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import math
+import threading
 from array import array
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
@@ -59,13 +60,15 @@ class Group(NamedTuple):
 
 
 class ChannelLedger:
-    """The columns of one channel. ``duplicate`` is extended last: its length is the committed row count.
+    """The columns of one channel. ``committed`` is raised last: the rows below it are complete.
 
     Values that one append gives to all its rows (app, key, content, sender, task, submit time,
     request number, units, cost) are :class:`Runs`; recipients, message ids, orderIds (as
     :class:`Joined` text) and delivery times (packed doubles) are :class:`Chunks` of each batch.
     Outcome, reason and duplicate are lists, and so are the delivery columns of the AI-voice
     ledger, whose calls are settled row by row after the fact (:meth:`Ledger.set_delivery`).
+    The duplicate flags are worked out when first read (:meth:`Ledger.settle`), not while a request
+    is answered: no answer depends on them, and the check is the costliest per-message step.
     """
 
     def __init__(self, channel: str) -> None:
@@ -87,7 +90,10 @@ class ChannelLedger:
         self.reason: list[str] = []
         self.units = ListColumn() if settled_later else Runs()
         self.cost_micros = ListColumn() if settled_later else Runs()
-        self.duplicate: list[bool] = []
+        self.duplicate: list[bool] = []  # the flags worked out so far, for rows 0, 1, ...
+        self.unflagged: list[tuple[list[str], list[tuple[Any, int]]]] = []  # per append: recipients, (scope, n)
+        self.flagged_appends = 0  # unflagged[:flagged_appends] are done
+        self.committed = 0
         # msgId → row without a 10^6-entry dict: ids come in blocks of consecutive serials (see
         # SimState.new_ids), so a sorted list of block starts and a bisect find any id.
         self.block_serial: list[int] = []
@@ -98,7 +104,7 @@ class ChannelLedger:
         self.duplicates = 0
 
     def __len__(self) -> int:
-        return len(self.duplicate)
+        return self.committed
 
 
 class Ledger:
@@ -111,6 +117,7 @@ class Ledger:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.channels = {ch: ChannelLedger(ch) for ch in CHANNELS}
+        self._settling = threading.Lock()  # readers settle duplicate flags, one at a time
 
     def clear(self) -> None:
         self.channels = {ch: ChannelLedger(ch) for ch in CHANNELS}
@@ -146,10 +153,6 @@ class Ledger:
         led = self.channels[channel]
         n = len(msg_ids)
         start = len(led.msg_id)
-        dup_flags: list[bool] = []
-        for g in groups:
-            dup_flags += self._duplicates(led, (app_id, g.content, task_id) if g.dup_scope is None else g.dup_scope,
-                                          g.recipients)
         if recipients is None and len(groups) == 1:
             recipients = groups[0].recipients
         elif recipients is None:
@@ -182,8 +185,31 @@ class Ledger:
             led.block_n.append(n)
         else:
             led.extra.update(zip(msg_ids, range(start, start + n)))
-        led.duplicate.extend(dup_flags)
+        # the duplicate check waits for a reader (settle); the appends are flagged in this order
+        led.unflagged.append((recipients, [((app_id, g.content, task_id) if g.dup_scope is None else g.dup_scope,
+                                            len(g.recipients)) for g in groups]))
+        led.committed += n
         return start
+
+    def settle(self, channel: str) -> ChannelLedger:
+        """Work out the duplicate flags of every append so far, in append order; returns the channel's ledger.
+
+        Every reader of ``duplicate`` or the duplicate count calls this first. Appends only queue
+        their recipients (under the state lock); the sets of each scope are touched here alone.
+        """
+        led = self.channels[channel]
+        with self._settling:
+            todo = len(led.unflagged)
+            for k in range(led.flagged_appends, todo):
+                recipients, scopes = led.unflagged[k]
+                at = 0
+                for scope, size in scopes:
+                    led.duplicate += self._duplicates(led, scope, recipients[at:at + size] if len(scopes) > 1
+                                                      else recipients)
+                    at += size
+                led.unflagged[k] = None  # type: ignore[call-overload]  # done: let its list go
+            led.flagged_appends = todo
+        return led
 
     @staticmethod
     def _duplicates(led: ChannelLedger, scope: Any, recipients: list[str]) -> list[bool]:
@@ -256,11 +282,11 @@ class Ledger:
         return led.recipient[:len(led)].count(recipient)
 
     def duplicate_count(self, channel: str) -> int:
-        return self.channels[channel].duplicates
+        return self.settle(channel).duplicates
 
     def row(self, channel: str, row: int) -> dict[str, Any]:
         """One row as a dict with the raw column values."""
-        led = self.channels[channel]
+        led = self.settle(channel)
         return {"channel": channel, "request_no": led.request_no[row], "app_id": led.app_id[row],
                 "api_key": led.api_key[row], "recipient": led.recipient[row], "order_id": led.order_id[row],
                 "msg_id": led.msg_id[row], "task_id": led.task_id[row], "sender": led.sender[row],
@@ -273,6 +299,7 @@ class Ledger:
         """The committed rows of *channel* as raw column lists keyed by :data:`COLUMNS` (state at *now*)."""
         led = self.channels[channel]
         n = len(led)
+        self.settle(channel)
         deliver = led.deliver_at[:n]
         outcome = led.outcome[:n]
         state = ["pending" if d > now else ("delivered" if o in DELIVERED else "failed")
