@@ -351,3 +351,51 @@ def test_accounts_are_separate():
         assert b.send("918500000001")["status"] == "0" and b.get("/getBalance")["balance"] == "2.990000"
         assert b.post("/sendSms", {"appId": "appA0001", "numbers": "918500000001", "content": "x"})["status"] == "-22"
         assert set(sim.ledger.frame("sms")["api_key"]) == {"keyA0001", "keyB0001"}
+
+
+def fates(sim):
+    """Each ledger row's fate, relative to its submission: (recipient, delay, outcome, reason)."""
+    frame = sim.ledger.frame("sms")
+    delay = (frame["deliver_at"] - frame["submitted_at"]).dt.total_seconds().round(6)
+    return list(zip(frame["recipient"], delay, frame["outcome"], frame["reason"]))
+
+
+MIXED = {"delivered": 0.5, "failed": 0.3, "slow": 0.2}
+NUMBERS = [",".join(f"9185{k}{i:06d}" for i in range(40)) for k in range(3)]
+
+
+def test_a_delivery_draw_made_when_the_ledger_is_first_read_uses_the_settings_of_its_send():
+    runs = []
+    for change_before_reading in (False, True):
+        with Simulator(seed=5, report_delay=(5.0, 10.0), delivery=MIXED,
+                       scenarios=["^9185000001=fail:BLACK"]) as sim:
+            api = Api(sim)
+            assert api.send(NUMBERS[0], "first")["status"] == "0"
+            if change_before_reading:  # every setting the draw uses changes before anything reads it
+                sim.configure(seed=9, report_delay=(100.0, 200.0), delivery=ALL_DELIVERED,
+                              scenarios=["^91851=fail:OTHER"])
+                assert api.send(NUMBERS[1], "second")["status"] == "0"
+            runs.append(fates(sim))
+    before, after = runs
+    assert after[:40] == before  # the first send keeps the fates of its own moment
+    assert [r for r, _, _, reason in before if reason == "BLACK"] == [f"918500000{i}" for i in range(10, 20)]
+    assert {o for _, _, o, _ in before} == {"delivered", "failed"}
+    assert {(o, r) for _, _, o, r in after[40:]} == {("failed", "OTHER")}  # the second send: the new settings
+    assert all(100.0 <= d <= 200.0 for _, d, _, _ in after[40:])
+
+
+def test_draws_left_for_later_and_draws_made_for_pushes_keep_the_ledger_in_row_order():
+    # Reports pushed need their times at once; without a push URL the draw waits for a reader.
+    # Switching in the middle must leave every row with its own fate.
+    results = []
+    for push_from in (0, 1, 3):  # always eager, from the second send on, never
+        with Simulator(seed=2, report_delay=(5.0, 10.0), delivery=MIXED) as sim:
+            api = Api(sim)
+            for k, numbers in enumerate(NUMBERS):
+                if k == push_from:
+                    sim.configure(push_url="http://127.0.0.1:9/dlr")  # nothing listens: pushes just fail
+                assert api.send(numbers, f"text {k % 2}")["status"] == "0"
+            results.append(fates(sim))
+            assert sim.state.ledger.channels["sms"].undrawn.count(None) == min(push_from, len(NUMBERS))  # drawn late
+    assert results[0] == results[1] == results[2]
+    assert [r for r, _, _, _ in results[0]] == [n for numbers in NUMBERS for n in numbers.split(",")]

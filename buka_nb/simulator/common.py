@@ -141,7 +141,7 @@ def status_report(call: Call, channel: str, ids: list[str], id_key: str, recipie
     Ids that are not this account's (or, with *app_id*, this app's) count as ``nofound``.
     """
     acct, state = call.account, call.state
-    led = state.ledger.channels[channel]
+    led = state.ledger.settle(channel)  # the delivery columns are read below
     now = state.now()
     counts = {"0": 0, "1": 0, "-1": 0}
     nofound = 0

@@ -68,7 +68,9 @@ class ChannelLedger:
     Outcome, reason and duplicate are lists, and so are the delivery columns of the AI-voice
     ledger, whose calls are settled row by row after the fact (:meth:`Ledger.set_delivery`).
     The duplicate flags are worked out when first read (:meth:`Ledger.settle`), not while a request
-    is answered: no answer depends on them, and the check is the costliest per-message step.
+    is answered: no answer depends on them, and the check is the costliest per-message step. So is
+    an SMS request's delivery draw, when no report is to be pushed: the append then leaves a draw
+    (with the settings of its moment) that the first reader of the delivery columns makes.
     """
 
     def __init__(self, channel: str) -> None:
@@ -93,6 +95,8 @@ class ChannelLedger:
         self.duplicate: list[bool] = []  # the flags worked out so far, for rows 0, 1, ...
         self.unflagged: list[tuple[list[str], list[tuple[Any, int]]]] = []  # per append: recipients, (scope, n)
         self.flagged_appends = 0  # unflagged[:flagged_appends] are done
+        self.undrawn: list[Callable[[], tuple[Any, list[str], list[str]]] | None] = []  # delivery draws, in order
+        self.drawn_appends = 0  # undrawn[:drawn_appends] are in deliver_at, outcome and reason
         self.committed = 0
         # msgId → row without a 10^6-entry dict: ids come in blocks of consecutive serials (see
         # SimState.new_ids), so a sorted list of block starts and a bisect find any id.
@@ -139,12 +143,15 @@ class Ledger:
             app_id=app_id, api_key=api_key, task_id=task_id, request_no=request_no)
 
     def append_groups(self, channel: str, groups: list[Group], *, msg_ids: list[str] | IdRange, submit_at: float,
-                      deliver_at: list[float], outcomes: list[str], reasons: list[str],
+                      deliver_at: list[float] | array | None = None, outcomes: list[str] | None = None,
+                      reasons: list[str] | None = None, draw: Callable[[], tuple[Any, list[str], list[str]]] | None = None,
                       order_ids: list[str] | None = None, app_id: str = "", api_key: str = "", task_id: str = "",
                       request_no: int = 0, recipients: list[str] | None = None) -> int:
         """Append a request whose messages come in groups (one content each), in one go; the first new row.
 
         *msg_ids*, *order_ids* and the delivery lists run over all the groups' recipients in order.
+        Instead of the delivery lists, *draw* may give them (``(deliver_at, outcomes, reasons)``) when
+        first read (:meth:`settle`); it must depend on nothing that can change meanwhile.
         *recipients*, all the groups' recipients in order, when the caller has joined them already.
         The list kept (a single group's, or *recipients*) is kept as it is: the caller must not change it.
         One append per request, not per group: a ``sendSms/batch`` of 1000 numbers has ~26 groups,
@@ -173,11 +180,12 @@ class Ledger:
             led.sender.append_run(g.sender, k)
             led.units.append_run(g.units, k)
             led.cost_micros.append_run(g.cost_micros, k)
-        # packed doubles (kept as given when they come packed); a ListColumn takes them as floats
-        led.deliver_at.append_chunk(deliver_at if type(deliver_at) is array and deliver_at.typecode == "d"
-                                    else array("d", deliver_at))
-        led.outcome.extend(outcomes)
-        led.reason.extend(reasons)
+        if draw is not None:
+            led.undrawn.append(draw)
+        else:
+            with self._settling:  # the draws left before this one first: the columns stay in row order
+                self._draw(led)
+                self._append_delivery(led, deliver_at, outcomes, reasons)
         serial = getattr(msg_ids, "serial", None)
         if serial is not None and n and (not led.block_serial or serial >= led.block_serial[-1] + led.block_n[-1]):
             led.block_serial.append(serial)
@@ -191,14 +199,33 @@ class Ledger:
         led.committed += n
         return start
 
-    def settle(self, channel: str) -> ChannelLedger:
-        """Work out the duplicate flags of every append so far, in append order; returns the channel's ledger.
+    @staticmethod
+    def _append_delivery(led: ChannelLedger, deliver_at: Any, outcomes: list[str], reasons: list[str]) -> None:
+        # packed doubles (kept as given when they come packed); a ListColumn takes them as floats
+        led.deliver_at.append_chunk(deliver_at if type(deliver_at) is array and deliver_at.typecode == "d"
+                                    else array("d", deliver_at))
+        led.outcome.extend(outcomes)
+        led.reason.extend(reasons)
 
-        Every reader of ``duplicate`` or the duplicate count calls this first. Appends only queue
-        their recipients (under the state lock); the sets of each scope are touched here alone.
+    def _draw(self, led: ChannelLedger) -> None:
+        """Make the draws appends left, in append order (caller holds ``_settling``)."""
+        todo = len(led.undrawn)
+        for k in range(led.drawn_appends, todo):
+            self._append_delivery(led, *led.undrawn[k]())  # type: ignore[misc]
+            led.undrawn[k] = None  # done: let go of its recipients and settings
+        led.drawn_appends = todo
+
+    def settle(self, channel: str) -> ChannelLedger:
+        """Work out what appends left for a reader: delivery draws and duplicate flags, in append order.
+
+        Every reader of the delivery columns (``deliver_at``, ``outcome``, ``reason``), of
+        ``duplicate`` or of the duplicate count calls this first; returns the channel's ledger.
+        Appends only queue their recipients and draws (under the state lock); the sets of each
+        scope are touched here alone.
         """
         led = self.channels[channel]
         with self._settling:
+            self._draw(led)
             todo = len(led.unflagged)
             for k in range(led.flagged_appends, todo):
                 recipients, scopes = led.unflagged[k]
@@ -268,7 +295,7 @@ class Ledger:
 
     def state(self, channel: str, row: int, now: float | None = None) -> str:
         """``pending``, ``delivered`` or ``failed`` at sim time *now* (default: the sim clock)."""
-        led = self.channels[channel]
+        led = self.settle(channel)
         now = self.clock() if now is None else now
         if led.deliver_at[row] > now:
             return "pending"

@@ -135,9 +135,14 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
     if not accepted:
         return reply("sms", -9)
     now = state.now()
-    # The seeded draw is the heaviest per-number step; it needs no lock.
-    deliver, outcomes, reasons = state.decide_all("sms", [(g["numbers"], g["content"]) for g in groups], now,
-                                                  packed=True)
+    fates = [(g["numbers"], g["content"]) for g in groups]
+    # The seeded draw is the heaviest per-number step. Only a report push needs it now (it is
+    # scheduled by it); otherwise the ledger makes it when its delivery columns are first read,
+    # with the settings of this moment. Either way it needs no lock.
+    drawn = state.decide_all("sms", fates, now, packed=True) if state.push_enabled("sms") else None
+    draw = None if drawn else functools.partial(state.decide_all, "sms", fates, now, packed=True,
+                                                params=state.draw_params())
+    deliver, outcomes, reasons = drawn or (None, None, None)
     if len(groups) == 1:
         numbers, orders = groups[0]["numbers"], groups[0]["order_ids"]
     else:
@@ -152,8 +157,10 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         start = state.ledger.append_groups(
             "sms", [Group(g["numbers"], g["content"], g["sender"], g["units"], g["units"] * price) for g in groups],
             msg_ids=ids, order_ids=orders, app_id=acct.sms_app_id, api_key=acct.api_key, submit_at=now,
-            request_no=call.request_no, deliver_at=deliver, outcomes=outcomes, reasons=reasons, recipients=numbers)
-        state.queue_pushes("sms", range(start, start + accepted), deliver)
+            request_no=call.request_no, deliver_at=deliver, outcomes=outcomes, reasons=reasons, draw=draw,
+            recipients=numbers)
+        if drawn:
+            state.queue_pushes("sms", range(start, start + accepted), deliver)
     array = RawJSON(_items_json(ids, numbers, orders))
     return reply("sms", 0, success=str(accepted), fail=str(failed), array=array)
 
@@ -218,7 +225,7 @@ def get_sent_rcd(call: Call) -> dict[str, Any]:
     first = integer(call.params.get("startIndex", 0) or 0)
     if first is None or first < 0:
         return reply("sms", -22)
-    led = state.ledger.channels["sms"]
+    led = state.ledger.settle("sms")  # the delivery columns are read below
     now = state.now()
     n = len(led)
     key, app = acct.api_key, acct.sms_app_id

@@ -16,7 +16,7 @@ import time
 import zlib
 from array import array
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -60,6 +60,18 @@ class IdBlock(list):
     """A list of consecutive message ids that remembers the serial of its first id."""
 
     serial: int = 0
+
+
+class DrawParams(NamedTuple):
+    """What a delivery draw depends on besides the message: the settings of the moment it was sent.
+
+    Settings are replaced, never changed in place, so holding them keeps that moment's values.
+    """
+
+    seed: int
+    report_delay: tuple[float, float]
+    delivery: DeliveryModel
+    scenarios: tuple[Scenario, ...]
 
 
 class SimState:
@@ -239,21 +251,27 @@ class SimState:
             at = end
         return out
 
+    def draw_params(self) -> DrawParams:
+        """The settings a delivery draw made now would use (see :meth:`decide_all`'s *params*)."""
+        return DrawParams(self.seed, self.report_delay, self.delivery, tuple(self.scenarios))
+
     def decide_all(self, channel: str, groups: list[tuple[list[str], str]], submit_at: float, *,
-                   packed: bool = False) -> tuple[list[float] | array, list[str], list[str]]:
+                   packed: bool = False, params: DrawParams | None = None,
+                   ) -> tuple[list[float] | array, list[str], list[str]]:
         """:meth:`decide_groups`, as three lists running over all the groups' recipients in order.
 
         A batch has ~26 groups of ~38 numbers: the arithmetic runs once over all of them in numpy
         (the same IEEE operations in the same order as Python floats, so the times are bit-identical).
         *packed*: the delivery times as an ``array('d')`` (what the ledger keeps), not a list of floats.
+        *params*: the settings to draw with (:meth:`draw_params` when the message was sent), for a
+        draw made later; default: the current ones.
         """
-        lo, hi = self.report_delay
-        model = self.delivery
+        seed, (lo, hi), model, scenarios = params if params is not None else self.draw_params()
         p_ok, p_fail = model.delivered, model.failed
         span, slow_span = hi - lo, hi * (model.slow_factor - 1.0)
         bases: list[int] = []
         for recipients, content in groups:
-            bases += [zlib.crc32(f"{self.seed}|{channel}|{content}".encode("utf-8"))] * len(recipients)
+            bases += [zlib.crc32(f"{seed}|{channel}|{content}".encode("utf-8"))] * len(recipients)
         everyone = itertools.chain.from_iterable(recipients for recipients, _ in groups)
         crcs = np.fromiter(map(zlib.crc32, map(str.encode, everyone), bases), dtype=np.uint64, count=len(bases))
         # Knuth's multiplicative scramble spreads the CRC over all 32 bits: the low 16 pick the
@@ -281,17 +299,19 @@ class SimState:
             deliver_all.frombytes(deliver.astype(np.float64, copy=False).tobytes())
         else:
             deliver_all = deliver.tolist()
-        if self.scenarios:
+        if scenarios:
             at = 0
             for recipients, content in groups:
-                self._force(channel, recipients, content, submit_at, deliver_all, outcome_all, reason_all, at)
+                self._force(channel, recipients, content, submit_at, deliver_all, outcome_all, reason_all, at,
+                            scenarios)
                 at += len(recipients)
         return deliver_all, outcome_all, reason_all
 
     def _force(self, channel: str, recipients: list[str], content: str, submit_at: float,
-               deliver: list[float], outcome: list[str], reason: list[str], at: int = 0) -> None:
+               deliver: list[float], outcome: list[str], reason: list[str], at: int = 0,
+               scenarios: tuple[Scenario, ...] | None = None) -> None:
         """Apply fail/deliver/pending scenarios to one group's drawn fates, in place (its from index *at*)."""
-        for sc in self.scenarios:
+        for sc in self.scenarios if scenarios is None else scenarios:
             if sc.action not in ("fail", "deliver", "pending") or not sc.applies(channel):
                 continue
             rx = re.compile(sc.match)
