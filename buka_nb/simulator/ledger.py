@@ -3,9 +3,10 @@
 One :class:`ChannelLedger` per channel (``sms``, ``email``, ``voice``). A request appends its rows in
 one go (each batch kept whole, per-batch constants once per batch, see :mod:`.columns`), so
 per-message work is a few C-level operations and an SMS row costs ~200 bytes (the number's string
-and its place in the duplicate check are most of it). Delivery is decided at submit time (seeded)
-and the *state* of a message is derived from the sim clock: pending until ``deliver_at``, then its
-``outcome``.
+and its place in the duplicate check are most of it). Delivery is a seeded draw fixed by the
+message and the settings at submit time (made then, or by the first reader of the delivery columns:
+see :meth:`Ledger.settle`), and the *state* of a message is derived from the sim clock: pending
+until ``deliver_at``, then its ``outcome``.
 
 >>> led = Ledger(clock=lambda: 100.0)
 >>> _ = led.append("sms", msg_ids=["1"], recipients=["91850000001"], submit_at=99.0, deliver_at=[99.5],
