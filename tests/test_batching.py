@@ -55,5 +55,8 @@ def test_wire_groups_keep_first_appearance_order_of_texts_inside_each_request():
 
 
 def test_split_commas_gives_every_string_including_multibyte_ones():
-    assert _split_commas("a,ümlaut,,z").to_pylist() == ["a", "ümlaut", "", "z"]
-    assert _split_commas("only").to_pylist() == ["only"]
+    assert _split_commas(["a,ümlaut,,z"]).to_pylist() == ["a", "ümlaut", "", "z"]
+    assert _split_commas(["only"]).to_pylist() == ["only"]
+    # several texts: the items of each in turn, as if they had been joined by commas first
+    assert _split_commas(["1,2", "", "3", "ü,"]).to_pylist() == ["1", "2", "", "3", "ü", ""]
+    assert str(_split_commas(["1,2"]).type) == "large_string"
