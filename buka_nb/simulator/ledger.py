@@ -122,7 +122,7 @@ class Ledger:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.channels = {ch: ChannelLedger(ch) for ch in CHANNELS}
-        self._settling = threading.Lock()  # readers settle duplicate flags, one at a time
+        self._settling = threading.Lock()  # one settle (or eager delivery append) at a time
 
     def clear(self) -> None:
         self.channels = {ch: ChannelLedger(ch) for ch in CHANNELS}
