@@ -356,8 +356,15 @@ def test_accounts_are_separate():
 def fates(sim):
     """Each ledger row's fate, relative to its submission: (recipient, delay, outcome, reason)."""
     frame = sim.ledger.frame("sms")
-    delay = (frame["deliver_at"] - frame["submitted_at"]).dt.total_seconds().round(6)
+    delay = (frame["deliver_at"] - frame["submitted_at"]).dt.total_seconds()
     return list(zip(frame["recipient"], delay, frame["outcome"], frame["reason"]))
+
+
+def same_fates(a, b):
+    """Equal fates; delays to the microsecond: each is a difference of two epoch times (~0.3 µs apart from
+    the exact delay), so two runs at other moments may round the same draw to neighbouring microseconds."""
+    return len(a) == len(b) and all(
+        (ra, oa, wa) == (rb, ob, wb) and abs(da - db) < 1e-6 for (ra, da, oa, wa), (rb, db, ob, wb) in zip(a, b))
 
 
 MIXED = {"delivered": 0.5, "failed": 0.3, "slow": 0.2}
@@ -377,7 +384,7 @@ def test_a_delivery_draw_made_when_the_ledger_is_first_read_uses_the_settings_of
                 assert api.send(NUMBERS[1], "second")["status"] == "0"
             runs.append(fates(sim))
     before, after = runs
-    assert after[:40] == before  # the first send keeps the fates of its own moment
+    assert same_fates(after[:40], before)  # the first send keeps the fates of its own moment
     assert [r for r, _, _, reason in before if reason == "BLACK"] == [f"918500000{i}" for i in range(10, 20)]
     assert {o for _, _, o, _ in before} == {"delivered", "failed"}
     assert {(o, r) for _, _, o, r in after[40:]} == {("failed", "OTHER")}  # the second send: the new settings
@@ -397,5 +404,5 @@ def test_draws_left_for_later_and_draws_made_for_pushes_keep_the_ledger_in_row_o
                 assert api.send(numbers, f"text {k % 2}")["status"] == "0"
             results.append(fates(sim))
             assert sim.state.ledger.channels["sms"].undrawn.count(None) == min(push_from, len(NUMBERS))  # drawn late
-    assert results[0] == results[1] == results[2]
+    assert same_fates(results[0], results[1]) and same_fates(results[0], results[2])
     assert [r for r, _, _, _ in results[0]] == [n for numbers in NUMBERS for n in numbers.split(",")]
