@@ -242,9 +242,6 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     sender = Sender(planner, client, journal=journal, campaign_id=campaign_id, max_in_flight=max_in_flight,
                     on_batch=(lambda b, o: bar.update(len(b.rows))) if bar is not None else None)
     seen = planner.new_seen(n_rows)
-    # One worker thread reads, plans and builds frames (see _DataWorker); the journal's checkpoints
-    # run beside it on asyncio's default executor.
-    work = _DataWorker()
     parts: list[ResultBuilder | pd.DataFrame] = []
     store = ResultStore(n_rows) if sink is None and n_rows else None  # the returned frame's numeric columns
     unknown: list[tuple[ResultBuilder, Batch]] = []
@@ -257,30 +254,30 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                 builder.add_batch(batch, outcomes[batch.number])
                 if outcomes[batch.number].state == UNKNOWN:
                     unknown.append((builder, batch))
-        # the journal's log is checkpointed while the frame is built (SQLite releases the GIL)
+        # the journal's log is checkpointed in a thread while the frame is built (SQLite releases the GIL)
         checkpoint = [asyncio.to_thread(journal.checkpoint)] if journal is not None else []
         if sink is not None:
-            await asyncio.gather(work(lambda: sink(builder.frame())), *checkpoint)
+            await asyncio.gather(_step(lambda: sink(builder.frame())), *checkpoint)
         elif unknown and unknown[-1][0] is builder:
             parts.append(builder)  # the reconciliation below may still resolve some of its rows
             await asyncio.gather(*checkpoint)
         else:  # now, so the chunk's arrays go before the next chunk's
-            frame, *_ = await asyncio.gather(work(builder.frame, store), *checkpoint)
+            frame, *_ = await asyncio.gather(_step(builder.frame, store), *checkpoint)
             parts.append(frame)
 
     # Chunk k+1 is read and planned while chunk k's requests are in flight, so the platform is not
     # left idle between chunks; at most one chunk waits ahead, so memory stays flat. Reading,
-    # planning and building frames run in a worker thread: they are Arrow and numpy work that
-    # releases the GIL, so the event loop keeps answering responses and sending requests meanwhile.
+    # planning and building frames run on the event loop itself (see _step), after the requests
+    # already queued have gone out.
     sender.start()
     rows = iter(chunks)
     try:
         ahead: tuple[ResultBuilder, list[tuple[list[Batch], Any]]] | None = None
-        while (item := await work(next, rows, None)) is not None:
+        while (item := await _step(next, rows, None)) is not None:
             offset, chunk = item
             builder = ResultBuilder(channel, chunk.index, offset)
             submitted = []
-            async for plan in _plans(work, planner, chunk, offset, next_batch, seen,
+            async for plan in _plans(planner, chunk, offset, next_batch, seen,
                                      max_in_flight if ahead is None else 0):
                 next_batch += len(plan.batches)
                 if plan.invalid_rows:
@@ -288,8 +285,8 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                                         plan.invalid_details)
                 if bar is not None:
                     bar.update(len(plan.invalid_rows))
-                if journal is not None:  # SQLite releases the GIL: the event loop keeps sending meanwhile
-                    await work(_journal_plan, journal, campaign_id, plan)
+                if journal is not None:
+                    _journal_plan(journal, campaign_id, plan)
                 to_send = []
                 for batch in plan.batches:
                     rec = records.get(batch.number)
@@ -313,8 +310,6 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     except BaseException:
         await sender.close(cancel=True)
         raise
-    finally:
-        work.close()
     await sender.close()
     await planner.end(client)
     if bar is not None:
@@ -339,33 +334,30 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     return store.concat(frames) if store is not None else pd.concat(frames)
 
 
-class _DataWorker:
-    """The one thread a campaign reads, plans and builds its frames in: ``await work(fn, *args)``.
+#: Turns of the event loop before a data step: a request handed to httpcore's pool reaches its socket
+#: 6 turns later on a kept-alive connection, ~11 on a new one (its anyio locks and checkpoints each
+#: yield once); tests/test_send_engine.py fails below 6.
+STEP_TURNS = 16
 
-    These are Arrow and numpy calls that release the GIL, so the event loop keeps sending while
-    they run. One thread, not asyncio's pool, because glibc gives each thread that allocates its
-    own heap (arena): spread over the pool's threads, every heap grew to hold a chunk's passing
-    buffers, and memory that one thread freed was never reused by the next chunk's work in another.
-    Fresh memory costs a page fault per page touched, dear on a VM. At 10^6 rows the one thread cut
-    the campaign's page faults from ~84,000 to ~77,000 and its freed-but-held heap from ~165 to ~130
-    MB. (A second thread for the frames alone was worse, ~84,000: frames reuse what planning freed.)
+
+async def _step(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` on the event loop, once the requests already queued are on the wire: reading a
+    chunk, planning it, building its frame.
+
+    The platform works on those requests while this runs. These steps once ran in a worker
+    thread, to overlap with the event loop where Arrow and numpy release the GIL; at 10^6 rows
+    against the simulator the overlap bought no wall time, and the two threads handing the GIL to
+    each other cost ~12% more client CPU (12 rotated A/B rounds, benchmarks/RESULTS.md). With a
+    real network's latency a step of 30-60 ms only delays the answers that arrive meanwhile.
     """
-
-    def __init__(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="buka_nb-data")
-
-    def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    for _ in range(STEP_TURNS):
+        await asyncio.sleep(0)
+    return fn(*args)
 
 
-async def _plans(work: _DataWorker, planner: Planner, chunk: pd.DataFrame, offset: int, first_batch: int,
-                 seen: Any, head_requests: int) -> Any:
-    """Plan a chunk in a worker thread; the first chunk's opening requests first, so sending starts at once.
+async def _plans(planner: Planner, chunk: pd.DataFrame, offset: int, first_batch: int, seen: Any,
+                 head_requests: int) -> Any:
+    """Plan a chunk (see :func:`_step`); the first chunk's opening requests first, so sending starts at once.
 
     Only for planners whose requests are cut from consecutive valid rows (``request_rows``), where
     a row's fate depends on it and the rows before it: the head's complete requests are exactly
@@ -375,9 +367,9 @@ async def _plans(work: _DataWorker, planner: Planner, chunk: pd.DataFrame, offse
     # one request's rows to spare: refused rows and an unfinished last request must not leave a sender idle
     head = (size or 0) * (head_requests + 1)
     if not size or len(chunk) <= 2 * head:
-        yield await work(planner.plan, chunk, offset, first_batch, seen)
+        yield await _step(planner.plan, chunk, offset, first_batch, seen)
         return
-    plan = await work(planner.plan, chunk.iloc[:head], offset, first_batch, seen)
+    plan = await _step(planner.plan, chunk.iloc[:head], offset, first_batch, seen)
     cut = head
     if plan.batches and len(plan.batches[-1].rows) < size:  # unfinished: planned again with the rest
         cut = int(min(plan.batches.pop().rows)) - offset
@@ -387,7 +379,7 @@ async def _plans(work: _DataWorker, planner: Planner, chunk: pd.DataFrame, offse
             [values[k] for k in keep] for values in (plan.invalid_rows, plan.invalid_recipients,
                                                      plan.invalid_codes, plan.invalid_details))
     yield plan
-    yield await work(planner.plan, chunk.iloc[cut:], offset + cut, first_batch + len(plan.batches), seen)
+    yield await _step(planner.plan, chunk.iloc[cut:], offset + cut, first_batch + len(plan.batches), seen)
 
 
 def _journal_plan(journal: Journal, campaign_id: str, plan: Plan) -> None:

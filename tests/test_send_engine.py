@@ -197,23 +197,26 @@ def test_campaigns_collect_garbage_less_often_use_the_system_allocator_and_put_b
     assert pa.default_memory_pool().backend_name == pool_before.backend_name
 
 
-def test_a_campaign_reads_plans_and_builds_frames_in_one_worker_thread(tmp_path, monkeypatch, journal_path):
-    # glibc gives every allocating thread its own heap: a chunk's passing buffers spread over a pool
-    # of threads made each heap hold its own copy of them (more fresh pages, more page faults)
+def test_a_campaign_plans_and_builds_frames_on_its_event_loop_once_queued_requests_are_out(tmp_path, monkeypatch,
+                                                                                          journal_path):
+    # no worker thread: handing the GIL between two threads cost more client CPU than their overlap saved
+    import asyncio
     import threading
 
     from buka_nb.results import ResultBuilder
     from buka_nb.sms import SmsPlanner, send_sms_csv
 
-    where: dict[str, set[str]] = {"plan": set(), "frame": set()}
+    seen: list[tuple[str, int, str, int]] = []  # (step, first row, thread, requests the platform had then)
     plan, build = SmsPlanner.plan, ResultBuilder.frame
 
-    def planning(self, *args):
-        where["plan"].add(threading.current_thread().name)
-        return plan(self, *args)
+    def planning(self, chunk, offset, *args):
+        asyncio.get_running_loop()  # raises outside the event loop's thread
+        seen.append(("plan", offset, threading.current_thread().name, fake.calls))
+        return plan(self, chunk, offset, *args)
 
     def building(self, *args):
-        where["frame"].add(threading.current_thread().name)
+        asyncio.get_running_loop()
+        seen.append(("frame", self.offset, threading.current_thread().name, fake.calls))
         return build(self, *args)
 
     monkeypatch.setattr(SmsPlanner, "plan", planning)
@@ -225,8 +228,39 @@ def test_a_campaign_reads_plans_and_builds_frames_in_one_worker_thread(tmp_path,
         out = send_sms_csv(csv, content="hi", client=client, journal=journal_path, chunksize=10, batch_size=4)
     assert len(out) == 25 and set(out.state) == {"accepted"}
     assert fake.calls == 8 and len(fake.accepted) == 25  # 4 + 4 + 2 for each chunk of 10, 4 + 1 for the last 5
-    assert where["plan"] == where["frame"] == {"buka_nb-data_0"}
+    assert len({thread for _, _, thread, _ in seen}) == 1
+    # chunk k+1 is planned while chunk k's requests are out; a frame once its chunk's answers are in
+    assert [(step, row, calls) for step, row, _, calls in seen] == [
+        ("plan", 0, 0), ("plan", 10, 3), ("frame", 0, 6), ("plan", 20, 6), ("frame", 10, 8), ("frame", 20, 8)]
     assert not any(t.name.startswith("buka_nb-data") for t in threading.enumerate())
+
+
+def test_through_httpcore_the_queued_requests_reach_the_platform_before_the_next_chunk_is_planned(
+        tmp_path, monkeypatch, sim, journal_path):
+    # planning blocks the event loop: what it has not written by then waits for the whole step
+    import time
+
+    from buka_nb.sms import SmsPlanner, send_sms_csv
+    from buka_nb.transport import CoreWire
+
+    plan = SmsPlanner.plan
+    arrived: dict[int, int] = {}
+
+    def planning(self, chunk, offset, *args):
+        deadline = time.monotonic() + 5  # the simulator's own thread answers meanwhile; the client's loop waits
+        while (seen := sim.stats()["endpoints"].get("sendSms", {}).get("requests", 0)) < 3 * (offset // 10) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        arrived[offset] = seen
+        return plan(self, chunk, offset, *args)
+
+    monkeypatch.setattr(SmsPlanner, "plan", planning)
+    csv = tmp_path / "r.csv"
+    csv.write_text("phone\n" + "".join(f"4479111{i:05d}\n" for i in range(30)))
+    with BukaClient(sim.credentials) as client:
+        assert type(client._async._wire) is CoreWire
+        out = send_sms_csv(csv, content="hi", client=client, journal=journal_path, chunksize=10, batch_size=4)
+    assert set(out.state) == {"accepted"} and len(out) == 30
+    assert arrived == {0: 0, 10: 3, 20: 6}  # each chunk's 3 requests (4 + 4 + 2 numbers) went out before the next
 
 
 def test_a_memory_pool_chosen_in_the_environment_is_left_alone(monkeypatch):
