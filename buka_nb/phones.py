@@ -99,8 +99,11 @@ def _calling_code_table() -> Any:
     """By a number's first 3 digits (100-999): does it start with a calling code? (codes are prefix-free)."""
     import numpy as np
 
-    codes = country_codes()
-    return np.array([any(str(p)[:k] in codes for k in (1, 2, 3)) for p in range(1000)], dtype=bool)
+    table = np.zeros(1000, dtype=bool)
+    for code in country_codes():  # a code of k digits begins 10^(3-k) of the 3-digit prefixes
+        span = 10 ** (3 - len(code))
+        table[int(code) * span:(int(code) + 1) * span] = True
+    return table
 
 
 @lru_cache(maxsize=1)

@@ -105,3 +105,13 @@ def test_fast_path_agrees_with_every_rule_on_fuzzed_text():
     assert fast.number.to_pylist() == number.to_pylist()
     assert np.array_equal(fast.value, [int(n) if n else 0 for n in number.to_pylist()])
     assert (code == 0).sum() > 2_000 and (code != 0).sum() > 2_000  # both outcomes well represented
+
+
+def test_the_calling_code_table_marks_exactly_the_3_digit_prefixes_that_begin_with_a_calling_code():
+    from buka_nb.phones import _calling_code_table, country_codes
+
+    codes = country_codes()
+    table = _calling_code_table()
+    assert [p for p in range(100, 1000) if table[p]] == \
+        [p for p in range(100, 1000) if any(str(p)[:k] in codes for k in (1, 2, 3))]
+    assert table[440] and table[919] and table[234] and table[100] and not table[0]  # 44, 91, 234, 1
