@@ -288,9 +288,9 @@ class ResultStore:
     """A campaign's numeric result columns, allocated once for all its rows (*rows* may be an upper bound).
 
     Each chunk's :meth:`ResultBuilder.frame` copies its values into its rows (while later requests
-    are in flight) and :meth:`concat` joins the chunk frames without copying
-    them again: ``pd.concat`` copies every column after the last response, 50-90 ms at 10^6 rows
-    on the benchmark machine, most of it page faults on the fresh memory.
+    are in flight) and :meth:`concat` joins the chunk frames without copying them again:
+    ``pd.concat`` copies every column after the last response, 50-90 ms at 10^6 rows on the
+    benchmark machine, most of it page faults on the fresh memory.
     """
 
     MASKED = ("code", "batch", "attempts", "retryable")

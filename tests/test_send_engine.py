@@ -246,11 +246,15 @@ def test_through_httpcore_the_queued_requests_reach_the_platform_before_the_next
     plan = SmsPlanner.plan
     arrived: dict[int, int] = {}
 
+    def received() -> int:
+        return sim.stats()["endpoints"].get("sendSms", {}).get("requests", 0)
+
     def planning(self, chunk, offset, *args):
-        deadline = time.monotonic() + 5  # the simulator's own thread answers meanwhile; the client's loop waits
-        while (seen := sim.stats()["endpoints"].get("sendSms", {}).get("requests", 0)) < 3 * (offset // 10) and time.monotonic() < deadline:
+        # the simulator's own thread takes what was written; the client's loop is held here meanwhile
+        deadline = time.monotonic() + 5
+        while received() < 3 * (offset // 10) and time.monotonic() < deadline:
             time.sleep(0.01)
-        arrived[offset] = seen
+        arrived[offset] = received()
         return plan(self, chunk, offset, *args)
 
     monkeypatch.setattr(SmsPlanner, "plan", planning)
