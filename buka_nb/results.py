@@ -51,6 +51,11 @@ def _split_commas(texts: list[str]) -> Any:
     return pc.split_pattern(pa.array(texts, pa.large_string()), ",").flatten()
 
 
+def _buffers_key(arr: Any) -> tuple[int, ...]:
+    """The memory an Arrow array's values live in: the same for every slice of one array."""
+    return tuple(x for b in arr.buffers() for x in ((b.address, b.size) if b is not None else (0, 0)))
+
+
 _NAT = np.iinfo(np.int64).min  # NaT, as datetime64's int64
 
 
@@ -148,9 +153,12 @@ class ResultBuilder:
         return out
 
     def _text(self, name: str, n: int) -> Any:
-        """One string column: every piece's values concatenated once, then taken into row order.
+        """One string column: every piece's values gathered into row order with one Arrow ``take``.
 
-        None when no piece has a value (the caller shares one all-null column).
+        Pieces sliced from one array (a plan's numbers and orderIds, cut into requests) are taken
+        from that array as it is, and comma-joined msgIds are split once for the whole chunk: the
+        take reads them where they are, so no piece is copied into a concatenation first. Rows no
+        piece holds are null. None when no piece has a value (the caller shares one all-null column).
         """
         import pyarrow as pa
 
@@ -158,13 +166,12 @@ class ResultBuilder:
         if all(v is None for v in values):
             return None
         positions, lens, within = self._layout()
-        arrays: list[Any] = []
-        joined: list[tuple[int, str]] = []  # (piece, text): all split at once, after the arrays
+        sliced: list[tuple[int, Any]] = []  # (piece, its values as a large_string array)
+        joined: list[tuple[int, str]] = []  # (piece, comma-joined text): all split at once
         scalars: dict[str, int] = {}
-        base = np.zeros(len(values), dtype=np.int64)  # where each piece's values start in the concatenation
+        base = np.zeros(len(values), dtype=np.int64)  # where each piece's values start in the sources
         step = np.zeros(len(values), dtype=np.int64)  # 1: a value per row; 0: one value for the whole piece
-        scalar_of = np.full(len(values), -1, dtype=np.int64)  # -1: the null
-        size = 0
+        scalar_of = np.full(len(values), -1, dtype=np.int64)  # -1: null
         for k, value in enumerate(values):
             if value is None:
                 continue
@@ -179,24 +186,39 @@ class ResultBuilder:
                 arr = arr.combine_chunks()
             if len(arr) != lens[k]:
                 raise AssertionError(f"{name}: a batch has {len(arr)} values for {lens[k]} rows")
-            arrays.append(arr if arr.type == pa.large_string() else arr.cast(pa.large_string()))
-            base[k], step[k] = size, 1
-            size += len(arr)
+            sliced.append((k, arr if arr.type == pa.large_string() else arr.cast(pa.large_string())))
+        sources: list[Any] = []
+        size = 0
+        # each slice's parent: its own buffers, as long as the furthest slice of it reaches
+        parents: dict[tuple[int, ...], list[Any]] = {}
+        keys = [_buffers_key(arr) for _, arr in sliced]
+        for (_, arr), key in zip(sliced, keys):
+            parent = parents.setdefault(key, [0, arr.buffers()])
+            parent[0] = max(parent[0], arr.offset + len(arr))
+        for parent in parents.values():
+            length, (validity, offsets, data) = parent
+            sources.append(pa.LargeStringArray.from_buffers(length, offsets, data, validity))
+            parent[0] = size  # from here on: where the parent starts in the sources
+            size += length
+        for (k, arr), key in zip(sliced, keys):
+            base[k], step[k] = parents[key][0] + arr.offset, 1
         if joined:
-            arrays.append(_split_commas([text for _, text in joined]))
-            if len(arrays[-1]) != sum(int(lens[k]) for k, _ in joined):
+            sources.append(_split_commas([text for _, text in joined]))
+            if len(sources[-1]) != sum(int(lens[k]) for k, _ in joined):
                 raise AssertionError(f"{name}: a batch's joined values do not match its rows")
             for k, _ in joined:
                 base[k], step[k] = size, 1
                 size += int(lens[k])
-        # scalars come after the arrays, then one null
+        if scalars:
+            sources.append(pa.array(list(scalars), pa.large_string()))
         pieces = step == 0
-        base[pieces] = np.where(scalar_of[pieces] >= 0, size + scalar_of[pieces], size + len(scalars))
-        where = np.full(n, size + len(scalars), dtype=np.int64)
+        base[pieces] = np.where(scalar_of[pieces] >= 0, size + scalar_of[pieces], -1)
+        where = np.full(n, -1, dtype=np.int64)
         where[positions] = np.repeat(base, lens) + np.repeat(step, lens) * within
-        values_all = pa.concat_arrays([*arrays, pa.array(list(scalars), pa.large_string()),
-                                       pa.nulls(1, pa.large_string())])
-        return values_all.take(pa.array(where))
+        missing = where < 0
+        indices = pa.array(where, mask=missing) if missing.any() else pa.array(where)
+        source = sources[0] if len(sources) == 1 else pa.concat_arrays(sources)
+        return source.take(indices)
 
     def _states(self) -> set[str]:
         """Every state some row has: scalars as they are, arrays by their distinct values."""

@@ -91,3 +91,26 @@ def test_a_batch_with_more_values_than_rows_is_an_error_not_a_shifted_column():
                 Outcome("done", [0, 0], ["m0", "m1"], "success", attempts=1, sent_at=1.7e9))
     with pytest.raises(AssertionError, match="recipient: a batch has 3 values for 2 rows"):
         b.frame()
+
+
+def test_batches_sliced_from_one_planned_array_are_read_from_it_where_they_start():
+    # as wire_groups cuts them: one Arrow array of the chunk's numbers (with a null) in wire order,
+    # each batch a slice of it; a second plan of the same chunk (its rest) has an array of its own
+    import pyarrow as pa
+
+    numbers = pa.array(["n4", "n0", None, "n1", "n5", "n2"], pa.large_string())
+    orders = pa.array(["o4", "o0", "o6", "o1", "o5", "o2"], pa.string())  # not large: each slice is cast, a copy
+    rest = pa.array(["x", "n7", "n8"], pa.large_string()).slice(1)  # a slice not starting at its buffers' start
+    b = ResultBuilder("sms", pd.RangeIndex(9), 0)
+    b.add_batch(Batch(0, [4, 0], numbers.slice(0, 2), orders.slice(0, 2)),
+                Outcome("done", [0, 0], Joined("m4,m0"), "success", attempts=1, sent_at=1.7e9))
+    b.add_batch(Batch(1, [6, 1, 5, 2], numbers.slice(2), orders.slice(2)),
+                Outcome("done", [0, 0, 0, 0], Joined("m6,m1,m5,m2"), "success", attempts=1, sent_at=1.7e9))
+    b.add_batch(Batch(2, [7, 8], rest, ["o7", "o8"]),
+                Outcome("not_sent", [None, None], [None, None], "not reached", attempts=1, sent_at=None))
+    b.add_invalid([3], ["12"], [-9], ["wrong length"])  # row 3 refused; every other row is in a batch
+    f = b.frame()
+    assert f.recipient.fillna("-").tolist() == ["n0", "n1", "n2", "12", "n4", "n5", "-", "n7", "n8"]
+    assert f.order_id.fillna("-").tolist() == ["o0", "o1", "o2", "-", "o4", "o5", "o6", "o7", "o8"]
+    assert f.msg_id.fillna("-").tolist() == ["m0", "m1", "m2", "-", "m4", "m5", "m6", "-", "-"]
+    assert f.state.tolist() == ["accepted"] * 3 + ["invalid"] + ["accepted"] * 3 + ["not_sent"] * 2
