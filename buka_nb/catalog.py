@@ -12,9 +12,9 @@ category, whether a retry can help, and a suggested action.
 from __future__ import annotations
 
 import csv
+import pkgutil
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -58,7 +58,12 @@ class CodeInfo:
 
 @lru_cache(maxsize=1)
 def _table() -> dict[tuple[str, int], CodeInfo]:
-    text = resources.files("buka_nb").joinpath("data/codes.csv").read_text(encoding="utf-8")
+    # pkgutil reads it through the package's loader in ~0.05 ms; importlib.resources' first files()
+    # call takes ~1.4 ms, importing its readers (a first campaign's cost)
+    data = pkgutil.get_data("buka_nb", "data/codes.csv")
+    if data is None:
+        raise RuntimeError("buka_nb's status-code catalog (data/codes.csv) is missing from the install")
+    text = data.decode("utf-8")
     table: dict[tuple[str, int], CodeInfo] = {}
     for row in csv.DictReader(text.splitlines()):
         info = CodeInfo(row["channel"], int(row["code"]), row["reason"], row["category"],

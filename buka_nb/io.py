@@ -47,12 +47,27 @@ def sniff(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
         raise InputError(f"{path.name} is empty: it needs a header row (e.g. 'phone') and one row per recipient")
     encoding = encoding or detect_encoding(head, path)
     text = head.decode(encoding, errors="replace")
-    first = text.splitlines()[0] if text.splitlines() else ""
+    lines = text.split("\n", 1)[0].splitlines()  # the header line, without splitting all 64 kB
+    return encoding, header_delimiter(lines[0] if lines else "")
+
+
+def header_delimiter(header: str) -> str:
+    """The delimiter of a CSV header line: one of ``, ; tab |``, else ``,``.
+
+    A header holding exactly one of them and no quotes is split by it: what :class:`csv.Sniffer`
+    answers then too, without compiling its patterns (~1 ms, a first campaign's cost). Anything
+    else goes to the sniffer.
+
+    >>> header_delimiter("phone;name"), header_delimiter("phone"), header_delimiter('"a,b";c')
+    (';', ',', ';')
+    """
+    present = [d for d in _DELIMITERS if d in header]
+    if len(present) == 1 and '"' not in header and "'" not in header:
+        return present[0]
     try:
-        delimiter = csv.Sniffer().sniff(first, delimiters=_DELIMITERS).delimiter
+        return csv.Sniffer().sniff(header, delimiters=_DELIMITERS).delimiter
     except csv.Error:
-        delimiter = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
-    return encoding, delimiter
+        return max(_DELIMITERS, key=header.count) if present else ","
 
 
 def _reader_kwargs(encoding: str, delimiter: str) -> dict:

@@ -70,3 +70,29 @@ def test_scan_file_gives_the_sha256_and_the_data_rows(tmp_path):
         path = tmp_path / "f.csv"
         path.write_bytes(text.encode())
         assert io.scan_file(path) == (hashlib.sha256(text.encode()).hexdigest(), rows)
+
+
+def _sniffed(header):
+    """What csv.Sniffer answers for a header line (the reference header_delimiter must agree with)."""
+    import csv
+
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return max(",;\t|", key=header.count) if any(d in header for d in ",;\t|") else ","
+
+
+@pytest.mark.parametrize("header", [
+    "phone", "phone,name", "phone;name;city", "phone\tname", "phone|name", "phone, name", "phone ;name",
+    "téléphone;nom", "phone,name;city", "a;b;c,d", "a|b\tc", "a;b\tc", "a|b;c", '"phone","name"', "'phone';'name'",
+    '"a,b";c', "", " ", "phone:name", "a,,b", ";;;", "phone,name,", "1,2,3"])
+def test_the_header_delimiter_is_what_csv_sniffer_finds(header):
+    assert io.header_delimiter(header) == _sniffed(header)
+
+
+def test_the_header_line_ends_at_any_line_break(tmp_path):
+    for raw, delimiter in [(b"phone;name\r\n1;a\r\n", ";"), (b"phone|name\r1|a\r", "|"), (b"phone\tname", "\t"),
+                           (b"\xef\xbb\xbfphone;name\n1,5;a\n", ";"), (b"phone\x0cname;x\n1\n", ",")]:
+        path = tmp_path / "f.csv"
+        path.write_bytes(raw)
+        assert io.sniff(path) == ("utf-8-sig", delimiter), raw
