@@ -55,11 +55,12 @@ class Planner(ChannelAdapter):
     order_prefix: str = "o"
 
     @abstractmethod
-    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: dict[str, int]) -> Plan:
+    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: Any) -> Plan:
         """Validate *chunk* and cut its valid rows into batches numbered from *first_batch*.
 
-        *seen* maps each recipient already planned in this campaign to its row label, for
-        de-duplication across chunks.
+        *seen* (from :meth:`new_seen`) holds each recipient already planned in this campaign with
+        the row where it first appeared, for de-duplication across chunks. Rows are told apart by
+        position, never by label: an index may repeat a label, or hold NaN.
         """
 
     def request_rows(self) -> int | None:

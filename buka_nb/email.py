@@ -157,12 +157,12 @@ class EmailPlanner(Planner):
                 require_columns(frame, (column,), source=f"{source} (template variable {var!r})", option="variables")
 
     # -- pure planning ----------------------------------------------------------------------
-    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: dict[str, int]) -> Plan:
+    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: dict[str, tuple[int, Any]]) -> Plan:
         import pandas as pd
 
         self.check_columns(chunk)
         n = len(chunk)
-        labels = chunk.index
+        labels = chunk.index.tolist()  # plain Python values, for messages
         raw = chunk[self.email_col].astype("string").str.strip()
         code = np.zeros(n, dtype=np.int64)
         detail = np.full(n, None, dtype=object)
@@ -210,8 +210,9 @@ class EmailPlanner(Planner):
             dup_code = DUPLICATE_CODE["email"]
             for i in np.flatnonzero(code == 0):
                 key = recipients[i].lower()
-                first = seen.setdefault(key, labels[i])
-                if first != labels[i]:
+                # (row position, label) of the address's first row: positions decide, labels only name it
+                first_row, first = seen.setdefault(key, (offset + int(i), labels[i]))
+                if first_row != offset + i:
                     if self.duplicates == "error":
                         raise InputError(f"row {labels[i]!r}: column {self.email_col!r} repeats {recipients[i]} "
                                          f"from row {first!r}; remove it or pass duplicates='first'")

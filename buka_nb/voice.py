@@ -134,10 +134,10 @@ class VoicePlanner(Planner):
         return [c for c in frame.columns if c != self.phone_col]
 
     # -- pure planning ----------------------------------------------------------------------
-    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: dict[str, int]) -> Plan:
+    def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: dict[str, tuple[int, Any]]) -> Plan:
         self.check_columns(chunk)
         n = len(chunk)
-        labels = chunk.index
+        labels = chunk.index.tolist()  # plain Python values, for messages
         numbers = normalise_numbers(chunk[self.phone_col], column=self.phone_col)
         code = np.where(numbers.code.to_numpy() == 0, 0, IMPORT_FAILED).astype(np.int64)
         detail = numbers.detail.astype(object).to_numpy().copy()
@@ -162,8 +162,9 @@ class VoicePlanner(Planner):
                 code[blank] = PROPERTY_MISSING
                 detail[blank] = f"property column {column!r} is empty in this row: fill it in (the script uses it)"
         for i in np.flatnonzero(code == 0):
-            first = seen.setdefault(recipients[i], labels[i])
-            if first != labels[i]:
+            # (row position, label) of the number's first row: positions decide, labels only name it
+            first_row, first = seen.setdefault(recipients[i], (offset + int(i), labels[i]))
+            if first_row != offset + i:
                 if self.duplicates == "error":
                     raise InputError(f"row {labels[i]!r}: column {self.phone_col!r} repeats {recipients[i]} "
                                      f"from row {first!r}; remove it or pass duplicates='first'")

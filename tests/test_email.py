@@ -246,3 +246,17 @@ def test_email_catalog_holds_every_code_of_the_seed_table():
     table = seed_table("Email response status code description")
     assert len(table) == 33 and table[-2] == "Repetitive submission"
     assert {code: lookup("email", code).reason for code in table} == table
+
+
+def test_repeats_are_found_by_row_position_whatever_the_index_holds(sim):
+    # a repeated index label must not hide a repeated address, and a NaN label must not make a row its own repeat
+    df = pd.DataFrame({"email": ["e@example.com", "x@example.com", "E@example.com", "f@example.com"]},
+                      index=[7, 8, 7, float("nan")])
+    results = send_email(df, template_id=2, from_address=SENDER, subject="Hi", credentials=sim.credentials,
+                         journal=None, progress=False)
+    assert results.index.equals(df.index)
+    assert results.state.tolist() == ["accepted", "accepted", "invalid", "accepted"]
+    assert results.code.iloc[2] == -2 and results.detail.iloc[2].startswith("duplicate of row 7.0 (E@example.com, ignoring case)")
+    ledger = sim.ledger.frame("email")
+    assert sorted(ledger.recipient) == ["e@example.com", "f@example.com", "x@example.com"]
+    assert sim.ledger.duplicate_count("email") == 0

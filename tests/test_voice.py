@@ -259,3 +259,16 @@ def test_voice_catalog_holds_every_code_of_the_seed_table():
     table = seed_table("Intelligent voice response status code description")
     assert len(table) == 35 and table[-53] == "The customer already exists in this task"
     assert {code: lookup("voice", code).reason for code in table} == table
+
+
+def test_repeats_are_found_by_row_position_whatever_the_index_holds():
+    # rows labelled alike are still two rows: the repeated number is imported once, the other row says why
+    df = pd.DataFrame({"phone": ["447911000010", "447911000010", "447911000011"], "name": ["a", "b", "c"]},
+                      index=[3, 3, float("nan")])
+    with Simulator() as sim:
+        results = send_voice(df, credentials=sim.credentials, journal=None, progress=False)
+        ledger = sim.ledger.frame("voice")
+    assert results.index.equals(df.index)
+    assert results.state.tolist() == ["accepted", "invalid", "accepted"]
+    assert results.code.iloc[1] == -53 and results.detail.iloc[1].startswith("duplicate of row 3.0 (447911000010)")
+    assert sorted(ledger.recipient) == ["447911000010", "447911000011"]
