@@ -230,7 +230,7 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
         records = {r.batch: r for r in journal.batches(campaign_id)}
         open_records = [r for r in records.values() if r.state in (UNKNOWN, INFLIGHT)]
         if open_records:  # reconcile before anything is resent
-            resolved = await planner.reconcile(client, open_records)
+            resolved = await _reconcile(planner, client, journal, open_records)
             for rec in open_records:
                 outcome = resolved.get(rec.batch)
                 if outcome is None and rec.state == INFLIGHT:  # its run died while the request was under way
@@ -320,7 +320,7 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     # one reconciliation pass for batches that became unknown during this run
     if unknown and journal is not None:
         recs = {r.batch: r for r in journal.batches(campaign_id, [UNKNOWN])}
-        resolved = await planner.reconcile(client, list(recs.values()))
+        resolved = await _reconcile(planner, client, journal, list(recs.values()))
         for b, batch in unknown:
             if batch.number in resolved:
                 outcome = resolved[batch.number]
@@ -389,6 +389,24 @@ def _journal_plan(journal: Journal, campaign_id: str, plan: Plan) -> None:
         journal.add_invalid(campaign_id, plan.invalid_rows, plan.invalid_recipients, plan.invalid_codes,
                             plan.invalid_details)
     journal.plan(campaign_id, [b.record() for b in plan.batches])
+
+
+#: How far around the reconciled batches' departures other batches' ids are gathered: a message BUKA
+#: lists for a number may have been sent days before (getSentRcd's window reaches a day past them).
+_CLAIM_MARGIN = 7 * 86_400.0
+
+
+async def _reconcile(planner: Planner, client: Any, journal: Journal, records: list[Any]) -> dict[int, Outcome]:
+    """The planner's reconciliation, told which platform ids other journaled batches already hold.
+
+    BUKA finds messages by number and time, not by orderId: a message another campaign (or another
+    batch) sent to the same number is theirs, never this batch's. The batches reconciled here hold
+    no ids of their own yet (their outcome is unknown).
+    """
+    sent = [r.sent_at for r in records if r.sent_at]
+    claimed = journal.claimed_ids(planner.channel, min(sent) - _CLAIM_MARGIN if sent else None,
+                                  max(sent) + _CLAIM_MARGIN if sent else None)
+    return await planner.reconcile(client, records, claimed)
 
 
 def _unresolved(record: Any) -> Outcome:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,8 +113,12 @@ class ChannelAdapter(ABC):
     def read(self, batch: Batch, envelope: Envelope) -> tuple[list[int], list[str | None]]:
         """Per-row codes and platform ids from a successful (status 0) response."""
 
-    async def reconcile(self, client: Any, records: Sequence[BatchRecord]) -> dict[int, Outcome]:
-        """Resolve batches whose outcome is unknown; return the ones it could resolve."""
+    async def reconcile(self, client: Any, records: Sequence[BatchRecord], claimed: Collection[str] = frozenset()
+                        ) -> dict[int, Outcome]:
+        """Resolve batches whose outcome is unknown; return the ones it could resolve.
+
+        *claimed*: platform ids other journaled batches hold, which are never these batches'.
+        """
         return {}
 
     def resend_is_safe(self) -> bool:

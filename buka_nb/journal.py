@@ -244,6 +244,26 @@ class Journal:
         return [BatchRecord(b, s, _unpack(r), _unpack(p), _unpack(o), t, a, _outcome(out))
                 for b, s, r, p, o, t, a, out in rows]
 
+    def claimed_ids(self, channel: str, since: float | None = None, until: float | None = None) -> set[str]:
+        """Every platform id (msgId ...) the journaled batches of *channel* hold.
+
+        Only batches sent between *since* and *until* (Unix seconds) when given. Reconciliation
+        uses it: BUKA lists messages by number and time only, so a message another campaign sent to
+        the same number is not this batch's, however well it fits the window.
+        """
+        sql = ("SELECT o.outcome FROM batch_outcomes o JOIN batch_states s USING (campaign_id, batch) "
+               "JOIN campaigns c ON c.id = o.campaign_id WHERE c.channel=?")
+        args: list[Any] = [channel]
+        if since is not None:
+            sql += " AND s.sent_at >= ?"
+            args.append(since)
+        if until is not None:
+            sql += " AND s.sent_at <= ?"
+            args.append(until)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return {m for (text,) in rows for m in _outcome(text).get("msg_ids") or () if m}
+
     def states(self, campaign_id: str) -> dict[str, int]:
         with self._lock:
             return dict(self._db.execute("SELECT state, COUNT(*) FROM batch_states WHERE campaign_id=? GROUP BY state",

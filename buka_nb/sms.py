@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from pathlib import Path
@@ -218,12 +218,15 @@ class SmsPlanner(Planner):
         # BUKA lists only accepted numbers; the rest were refused as abnormal (buka-api.md §8 row 27)
         return [0 if m else -9 for m in msg_ids], msg_ids
 
-    async def reconcile(self, client: Any, records: Sequence[Any]) -> dict[int, Outcome]:
+    async def reconcile(self, client: Any, records: Sequence[Any], claimed: Collection[str] = frozenset()
+                        ) -> dict[int, Outcome]:
         """Find unknown batches' numbers in ``getSentRcd`` around the time they were sent.
 
         A number found there was sent (its msgId is adopted); when none of a batch's numbers is
         found the batch stays unknown: the platform lists only final messages, so absence is not
-        proof that nothing went out.
+        proof that nothing went out. getSentRcd has no orderId, so a message listed for the number
+        may be another campaign's: msgIds in *claimed* (another batch's, from the journal) are
+        never adopted, and each listed message is adopted by one row at most.
         """
         if not records:
             return {}
@@ -232,19 +235,21 @@ class SmsPlanner(Planner):
         start = datetime.fromtimestamp(min(sent), timezone.utc) - timedelta(minutes=5) if sent else now - timedelta(days=1)
         end = min(now + timedelta(minutes=5), (datetime.fromtimestamp(max(sent), timezone.utc) if sent else now)
                   + timedelta(days=1))
-        found: dict[str, str] = {}
+        found: dict[str, list[str]] = defaultdict(list)  # number -> its unclaimed msgIds, as listed
         index = 0
         while True:
             env = await client.get_sent_rcd(start, end, start_index=index, app_id=self.app_id)
             items = env.items("array")
             for item in items:
-                found.setdefault(str(item.get("number", "")), str(item.get("msgId", "")))
+                msg_id = str(item.get("msgId") or "")
+                if msg_id and msg_id not in claimed:
+                    found[str(item.get("number", ""))].append(msg_id)
             if len(items) < 50_000:
                 break
             index += len(items)
         resolved: dict[int, Outcome] = {}
         for rec in records:
-            msg_ids = [found.get(n) for n in rec.recipients]
+            msg_ids = [found[n].pop(0) if found.get(n) else None for n in rec.recipients]
             if any(msg_ids):
                 resolved[rec.batch] = Outcome(
                     DONE, [0 if m else None for m in msg_ids], msg_ids, "reconciled from getSentRcd",

@@ -44,6 +44,8 @@ class FakeBuka:
             return httpx.Response(200, json=action)
         if action == "connect":
             raise httpx.ConnectError("refused")
+        if action == "dropped":  # never processed, but the client cannot tell: no answer came
+            raise httpx.ReadTimeout("no answer")
         numbers, orders = body["numbers"].split(","), body["orderId"].split(",")
         array = []
         for n, o in zip(numbers, orders):
@@ -104,6 +106,33 @@ def test_lost_answer_is_unknown_never_resent_and_reconciled(journal_path):
     # the run's own reconciliation pass finds the numbers in getSentRcd
     assert r.state.tolist() == ["accepted"] * 3 and fake.calls == 1
     assert r.msg_id.tolist() == [m for _, m in fake.accepted]
+
+
+def test_reconciliation_never_adopts_a_message_another_campaign_journaled(journal_path):
+    fake = FakeBuka({2: "dropped"})
+    df = frame(2)
+    with client_for(fake) as c:
+        first = send_sms(df, content="Your code is 1111", client=c, journal=journal_path)
+        # a second campaign to the same numbers, whose request BUKA never processed
+        second = send_sms(df, content="Your order shipped", client=c, journal=journal_path)
+        # getSentRcd lists both numbers, with the first campaign's msgIds: those are not the second's
+        assert second.state.tolist() == ["unknown"] * 2 and second.msg_id.isna().all()
+        again = send_sms(df, content="Your order shipped", client=c, journal=journal_path)
+        assert again.state.tolist() == ["unknown"] * 2 and again.msg_id.isna().all()
+    assert first.state.tolist() == ["accepted"] * 2 and fake.calls == 2
+    assert Journal(journal_path).claimed_ids("sms") == set(first.msg_id)
+
+
+def test_reconciliation_skips_another_campaigns_message_to_the_same_number(journal_path):
+    fake = FakeBuka({2: "lost"})
+    df = frame(2)
+    with client_for(fake) as c:
+        first = send_sms(df.iloc[:1], content="Your code is 1111", client=c, journal=journal_path)
+        # processed, answer lost: getSentRcd lists number 0 twice (the first campaign's message first)
+        second = send_sms(df, content="Your order shipped", client=c, journal=journal_path)
+    ours = [m for _, m in fake.accepted[1:]]
+    assert second.state.tolist() == ["accepted"] * 2 and second.msg_id.tolist() == ours
+    assert first.msg_id.tolist() == [fake.accepted[0][1]] and fake.calls == 2
 
 
 def test_unreconcilable_unknown_stays_unknown_unless_forced(journal_path):
