@@ -378,7 +378,19 @@ def _normalise_general(values: pd.Series, column: str) -> tuple[Any, Any, Any]:
         spread[at] = n + np.arange(len(at))
         text = pa.concat_arrays([text, pa.array(expanded, pa.large_string())]).take(pa.array(spread))
 
+    # "+44 (0) 20 7946 0000", "+44 (020) 7946 0000": a 0 in brackets after the country code is the trunk
+    # prefix international dialling drops, except where it does not (Italy keeps it): phonenumbers knows
+    # each country's rule. Only brackets, separators and digits: it would also turn letters into digits.
+    written = text  # for the details: what the row holds, not what it was read as
+    bracketed = np.flatnonzero((code == 0) & mask(pc.match_substring_regex(text, _BRACKETED_INTERNATIONAL)))
+    if len(bracketed):
+        spread = np.arange(n)
+        spread[bracketed] = n + np.arange(len(bracketed))
+        dialled = [_dialled(t) for t in text.take(pa.array(bracketed)).to_pylist()]
+        text = pa.concat_arrays([text, pa.array(dialled, pa.large_string())]).take(pa.array(spread))
+
     cleaned = pc.replace_substring_regex(text, r"\.0+$", "")
+    decimal = mask(pc.match_substring_regex(cleaned, r"^\+?[0-9]+\.[0-9]+$"))  # 447911123456.5: a number, not a phone
     cleaned = pc.replace_substring_regex(cleaned, _SEPARATORS, "")
     cleaned = pc.replace_substring_regex(cleaned, r"^\+?(?:00)?", "")  # a leading +, then a leading 00
     todo = code == 0
@@ -387,6 +399,8 @@ def _normalise_general(values: pd.Series, column: str) -> tuple[Any, Any, Any]:
     leading_zero = mask(pc.starts_with(cleaned, "0"))
     cc_ok = mask(pc.match_substring_regex(cleaned, _calling_code_prefix()))
     problems = [
+        (decimal, "is a decimal number, not a phone number: format the column as Text in the spreadsheet "
+                  "and export the CSV again, or correct the number"),
         (~digits_only, "has characters other than digits: keep only digits, with an optional leading + or 00"),
         (digits_only & ((length < MIN_DIGITS) | (length > MAX_DIGITS)),
          f"has the wrong length: BUKA needs {MIN_DIGITS}-{MAX_DIGITS} digits, country code first"),
@@ -398,10 +412,30 @@ def _normalise_general(values: pd.Series, column: str) -> tuple[Any, Any, Any]:
         bad = np.flatnonzero(problem & todo)
         if len(bad):
             code[bad] = -9
-            detail[bad] = [f"column '{column}' value {t or ''} {why}" for t in text.take(pa.array(bad)).to_pylist()]
+            detail[bad] = [f"column '{column}' value {t or ''} {why}" for t in written.take(pa.array(bad)).to_pylist()]
         todo &= ~problem
     number = pc.if_else(pa.array(code == 0), cleaned, pa.scalar(None, pa.large_string()))
     return number, code, detail
+
+
+#: International text with brackets: a leading ``+``, ``00`` or digit, then only separators and digits.
+_BRACKETED_INTERNATIONAL = r"^(?:\+|00|[1-9])[0-9 \-./]*\([0-9 \-./()]*$"
+
+
+def _dialled(text: str) -> str:
+    """*text* (international, with brackets) as E.164 digits by phonenumbers' rules, or unchanged.
+
+    >>> _dialled("+44 (0) 7911 123456"), _dialled("+39 (06) 1234 5678"), _dialled("+1 (415) 555-2671")
+    ('447911123456', '390612345678', '14155552671')
+    """
+    import phonenumbers
+
+    written = "+" + text[2:] if text.startswith("00") else text if text.startswith("+") else "+" + text
+    try:
+        number = phonenumbers.parse(written, None)
+    except phonenumbers.NumberParseException:
+        return text
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
 
 
 def _strictly_invalid(numbers: pd.Series) -> pd.Series:

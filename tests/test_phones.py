@@ -15,6 +15,26 @@ def test_repairable_forms_all_become_digits():
     assert out.code.tolist() == [0] * 7
 
 
+def test_a_bracketed_trunk_zero_is_dropped_by_each_countrys_rule_never_sent():
+    raw = pd.Series(["+44 (0) 7911 123462", "0044 (0)20 7946 0000", "+44 (01632) 960000", "+39 (06) 1234 5678",
+                     "+49 (0)30 1234567", "(020) 7946 0000", "+44 (0) 7911 ABCDEF"])
+    out = normalise_numbers(raw)
+    assert out.number.tolist()[:5] == ["447911123462", "442079460000", "441632960000", "390612345678", "49301234567"]
+    assert out.code.tolist() == [0, 0, 0, 0, 0, -9, -9]
+    assert out.detail[5] == ("column 'phone' value (020) 7946 0000 starts with 0 (a national format): write it "
+                             "with the country code, e.g. 447911123456")
+    assert out.detail[6].startswith("column 'phone' value +44 (0) 7911 ABCDEF has characters other than digits")
+    strict = normalise_numbers(raw[:2], strict=True)
+    assert strict.code.tolist() == [0, 0] and strict.number.tolist() == ["447911123462", "442079460000"]
+
+
+def test_a_decimal_number_is_refused_not_read_as_digits():
+    out = normalise_numbers(pd.Series(["447911123456.5", 447911123456.5, "447911123456.00"]), column="mobile")
+    assert out.code.tolist() == [-9, -9, 0] and out.number.tolist()[2] == "447911123456"
+    assert out.detail[0] == ("column 'mobile' value 447911123456.5 is a decimal number, not a phone number: format "
+                             "the column as Text in the spreadsheet and export the CSV again, or correct the number")
+
+
 def test_numeric_columns_from_excel():
     out = normalise_numbers(pd.Series([447911123456.0, float("nan"), 4.5]))
     assert out.number.tolist()[0] == "447911123456"
