@@ -92,6 +92,7 @@ def read_recipients(path: str | Path, *, encoding: str | None = None, required: 
         frame = pd.read_csv(path, **_reader_kwargs(enc, delim))
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path.name} could not be read as CSV: {_short(exc)}; check quoting and delimiters") from None
+    _fields_match_header(frame, path, enc, delim)
     return _checked(frame, path, required)
 
 
@@ -192,6 +193,7 @@ def _iter_pandas(path: Path, enc: str, delim: str, chunksize: int, required: tup
         reader = pd.read_csv(path, chunksize=chunksize, skiprows=range(1, offset + 1) if offset else None,
                              **_reader_kwargs(enc, delim))
         for chunk in reader:
+            _fields_match_header(chunk, path, enc, delim)
             chunk = _checked(chunk, path, required) if offset == 0 else chunk
             chunk.index = pd.RangeIndex(offset, offset + len(chunk))
             yield offset, chunk
@@ -199,8 +201,10 @@ def _iter_pandas(path: Path, enc: str, delim: str, chunksize: int, required: tup
     except UnicodeDecodeError:
         raise InputError(f"{path.name} is not UTF-8 after row {offset}: save it as 'CSV UTF-8' in Excel, or pass "
                          "encoding='cp1252' (CLI: --encoding cp1252) if that is what it is") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path.name} could not be read as CSV near row {offset + 1}: {_short(exc)}") from None
+    except pd.errors.ParserError as exc:  # pandas names the file's line when it can
+        where = "" if " line " in str(exc) else f" near row {offset + 1}"
+        raise InputError(f"{path.name} could not be read as CSV{where}: {_short(exc)}; check quoting and delimiters"
+                         ) from None
     if offset == first == 0:
         raise InputError(f"{path.name} has a header but no rows: add one row per recipient")
 
@@ -218,6 +222,28 @@ def scan_file(path: str | Path) -> tuple[str, int]:
             lines += block.count(b"\n")
             last = block[-1:]
     return h.hexdigest(), max(0, lines + (last != b"\n") - 1)
+
+
+def _fields_match_header(frame: pd.DataFrame, path: Path, encoding: str, delimiter: str) -> None:
+    """Refuse a file whose first data row has one field more than its header.
+
+    pandas reads such a row as an index column and shifts every column one to the left (the phone
+    column would hold the names): the file is read again with :mod:`csv` to name the line.
+    """
+    import pandas as pd
+
+    if isinstance(frame.index, pd.RangeIndex):
+        return
+    with path.open(newline="", encoding=encoding) as fh:
+        rows = csv.reader(fh, delimiter=delimiter)
+        header = next(rows)
+        row = header
+        for row in rows:
+            if len(row) != len(header) and any(row):
+                break
+        line = rows.line_num
+    raise InputError(f"{path.name} line {line} has {len(row)} fields but the header names {len(header)} columns: "
+                     "remove the extra field, quote a value that holds the delimiter, or name the column in the header")
 
 
 def _checked(frame: pd.DataFrame, path: Path, required: tuple[str, ...]) -> pd.DataFrame:

@@ -15,6 +15,7 @@ CORPUS = Path(__file__).parent / "hostile"
 ODD_FILES = {
     "short_row.csv": b"phone,name\n1,a\n2\n3,c\n",          # pandas fills the missing cell; Arrow refuses
     "long_row.csv": b"phone,name\n1,a\n2,b,c\n",            # an error either way, with pandas' wording
+    "long_first_row.csv": b"phone,name\n1,a,x\n2,b\n",       # pandas would take phone as an index: refused
     "repeated_header.csv": b"a,a\n1,2\n",                   # pandas renames to a, a.1
     "quoted_newlines.csv": b'phone,name\n1,"x\ny"\n2,"""q"""\n',
     "blank_lines.csv": b"phone,name\n\n1,a\n\n\n2,b\n",
@@ -96,3 +97,19 @@ def test_the_header_line_ends_at_any_line_break(tmp_path):
         path = tmp_path / "f.csv"
         path.write_bytes(raw)
         assert io.sniff(path) == ("utf-8-sig", delimiter), raw
+
+
+def test_a_first_row_with_a_field_too_many_is_refused_not_shifted(tmp_path):
+    # pandas reads such a row as an index column: "phone" would hold the names
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"phone;name\n447911100051;Ann;extra\n447911100052;Bo\n")
+    message = ("r.csv line 2 has 3 fields but the header names 2 columns: remove the extra field, quote a value "
+               "that holds the delimiter, or name the column in the header")
+    for read in (lambda: io.read_recipients(path), lambda: list(io.iter_recipients(path, chunksize=10)),
+                 lambda: list(io._iter_pandas(path, "utf-8", ";", 10, (), 0))):
+        with pytest.raises(InputError) as info:
+            read()
+        assert str(info.value) == message
+    path.write_bytes(b"phone,name\n447911100051,Ann\n447911100052,Bo,extra\n")
+    with pytest.raises(InputError, match="Expected 2 fields in line 3, saw 3; check quoting and delimiters"):
+        list(io._iter_pandas(path, "utf-8", ",", 1, (), 0))
