@@ -206,8 +206,8 @@ class ReportReceiver:
     """Receive BUKA pushes on ``http://HOST:PORT/`` (any path) and store them in *path*."""
 
     def __init__(self, path: str | Path, *, host: str = "127.0.0.1", port: int = 0, max_body: int = MAX_BODY) -> None:
+        self._server = _Server((host, port), _Handler)  # bound first: a taken port leaves no file behind
         self.store = ReportStore(path)
-        self._server = _Server((host, port), _Handler)
         self._server.store = self.store
         self._server.max_body = max_body
         self._thread: threading.Thread | None = None

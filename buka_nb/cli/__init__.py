@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..credentials import redact
@@ -41,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at exit: a reader that has gone away is then an exit code, not a traceback
+        return code
     except InputError as exc:
         print(f"buka-nb: input error: {redact(str(exc))}", file=sys.stderr)
         return 2
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("buka-nb: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `buka-nb ... | head`: the reader has gone, as for any Unix tool
+        # stdout is pointed at devnull so that flushing it at exit cannot raise again (Python's signal docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _version() -> str:

@@ -9,6 +9,9 @@ import numpy as np
 from pathlib import Path
 from typing import Any
 
+#: Exit code when an error that every later request would meet too stopped the campaign (bad credentials,
+#: a locked account, no balance): the README's ``1``, as for errors raised before anything was sent.
+EXIT_STOPPED = 1
 #: Exit code when the campaign ran but some rows were refused (locally or by BUKA) or are unknown.
 EXIT_REFUSED_ROWS = 3
 
@@ -44,6 +47,10 @@ def campaign_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def out_path(args: argparse.Namespace) -> Path:
+    from ..errors import InputError
+
+    if args.out is not None and args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InputError(f"--out {args.out}: results are written as .csv or .parquet; give one of those")
     return args.out or args.file.with_suffix(".results.csv")
 
 
@@ -78,20 +85,48 @@ def print_summary(results: Any, path: Path | None) -> int:
     stopped = results[(results.state == "not_sent").fillna(False)]
     if len(stopped):
         print(f"stopped early: {stopped.detail.dropna().iloc[0] if stopped.detail.notna().any() else stopped.reason.iloc[0]}")
+    fatal = fatal_code(results)
+    if fatal is not None:
+        print(f"buka-nb: the campaign was stopped by {fatal}: fix that, then run the same command again "
+              "(rows already accepted are not sent twice)", file=sys.stderr)
+        return EXIT_STOPPED
     problem = len(results) - counts.get("accepted", 0)
     return EXIT_REFUSED_ROWS if problem else 0
+
+
+def fatal_code(results: Any) -> str | None:
+    """``"<code> <reason>"`` of an error BUKA gave that stops a campaign (the catalog's ``fatal``), if any row has one."""
+    from ..catalog import lookup
+
+    refused = results[results.state.isin(["rejected", "not_sent"]).fillna(False) & results.code.notna()]
+    for channel, code in refused[["channel", "code"]].drop_duplicates().itertuples(index=False):
+        info = lookup(str(channel), int(code))
+        if info.fatal:
+            return f"{int(code)} {info.reason}"
+    return None
 
 
 def read_results(path: Path) -> Any:
     import pandas as pd
 
+    from ..errors import InputError
     from ..schema import conform
 
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(path, index_col="row", dtype=str, keep_default_na=False, na_values=[""])
-        numeric = pd.to_numeric(frame.index, errors="coerce")
-        if not numeric.isna().any():
-            frame.index = numeric.astype("int64")
+    if not path.is_file():
+        raise InputError(f"{path} does not exist: pass the results file 'buka-nb <channel> send' wrote (--out)")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, index_col="row", dtype=str, keep_default_na=False, na_values=[""])
+            numeric = pd.to_numeric(frame.index, errors="coerce")
+            if not numeric.isna().any():
+                frame.index = numeric.astype("int64")
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"{path.name} is not a results file of 'buka-nb <channel> send' ({str(exc).splitlines()[0]}): "
+                         "pass the file it wrote (--out), not the recipients") from None
+    missing = {"channel", "state", "msg_id"} - set(frame.columns)
+    if missing:
+        raise InputError(f"{path.name} is not a results file of 'buka-nb <channel> send' (no column "
+                         f"{', '.join(map(repr, sorted(missing)))}): pass the file it wrote (--out), not the recipients")
     return conform(frame)

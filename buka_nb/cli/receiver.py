@@ -16,9 +16,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..receiver import ReportReceiver
 
-    with ReportReceiver(args.db, host=args.host, port=args.port) as rx:
+    try:
+        receiver = ReportReceiver(args.db, host=args.host, port=args.port)
+    except OSError as exc:  # typically the port is taken: say so in one line
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+                          "choose another --port (0 picks a free one)") from exc
+    with receiver as rx:
         print(f"receiving BUKA reports on {rx.url} into {args.db} (Ctrl-C to stop)", flush=True)
         try:
             while True:

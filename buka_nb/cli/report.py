@@ -20,8 +20,9 @@ def run(args: argparse.Namespace) -> int:
     from ..reports import collect_reports
     from ._common import read_results
 
+    results = read_results(args.results)  # an unusable file is said before credentials are looked for
     creds = Credentials.from_env(**({"base_url": args.base_url} if args.base_url else {}))
-    merged = collect_reports(read_results(args.results), credentials=creds, wait=args.wait)
+    merged = collect_reports(results, credentials=creds, wait=args.wait)
     out = args.out or args.results
     if out.suffix.lower() in (".parquet", ".pq"):
         merged.to_parquet(out)
