@@ -154,7 +154,9 @@ class EmailPlanner(Planner):
             require_columns(frame, (self.subject_col,), source=source, option="subject_col")
         for var, column in self.variables.items():
             if column not in frame.columns:
-                require_columns(frame, (column,), source=f"{source} (template variable {var!r})", option="variables")
+                require_columns(frame, (column,), source=f"{source} (template variable {var!r})",
+                                fix=f"Add the column, or map the variable to one there is: variables={{{var!r}: <column>}} "
+                                    f"(CLI: --var {var}=<column>).")
 
     # -- pure planning ----------------------------------------------------------------------
     def plan(self, chunk: pd.DataFrame, offset: int, first_batch: int, seen: dict[str, tuple[int, Any]]) -> Plan:

@@ -255,15 +255,19 @@ def _checked(frame: pd.DataFrame, path: Path, required: tuple[str, ...]) -> pd.D
 
 
 def require_columns(frame: pd.DataFrame, required: tuple[str, ...], *, source: str = "the frame",
-                    option: str = "number_col") -> None:
-    """Raise an InputError naming the missing column, the columns there are, and the fix."""
+                    option: str = "number_col", fix: str | None = None) -> None:
+    """Raise an InputError naming the missing column, the columns there are, and the fix.
+
+    The fix defaults to the option that names the column (``option=`` and its CLI flag); a column
+    a template or a list of columns asks for passes its own *fix*.
+    """
     for column in required:
         if column not in frame.columns:
             close = [c for c in frame.columns if str(c).strip().lower() == column.lower()]
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise InputError(
                 f"{source} has no column {column!r}; its columns are {', '.join(map(repr, frame.columns))}.{hint} "
-                f"Rename the column or pass {option}=<name> (CLI: --{option.replace('_', '-')}).")
+                + (fix or f"Rename the column or pass {option}=<name> (CLI: --{option.replace('_', '-')})."))
 
 
 def _short(exc: Exception) -> str:

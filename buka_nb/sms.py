@@ -44,10 +44,19 @@ def template_fields(template: str) -> list[str]:
     ['name', 'amount']
     """
     try:
-        return [f for _, f, _, _ in Formatter().parse(template) if f is not None]
+        parts = [(f, spec, conversion) for _, f, spec, conversion in Formatter().parse(template) if f is not None]
     except ValueError as exc:
         raise InputError(f"template {template!r} is malformed ({exc}): write placeholders as {{column}} "
                          "and double literal braces ({{ or }})") from None
+    for field, spec, conversion in parts:
+        written = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if not field.strip():
+            raise InputError(f"template {template!r}: placeholder {written} names no column: write {{column}}, "
+                             "e.g. {name}, and double literal braces ({{ or }})")
+        if spec or conversion:
+            raise InputError(f"template {template!r}: placeholder {written} has a format; the column's text is "
+                             f"used as it is: write {{{field}}} and format the column before sending")
+    return [f for f, _, _ in parts]
 
 
 class SmsBatch(Batch):
@@ -90,6 +99,12 @@ class SmsPlanner(Planner):
     def required_columns(self) -> tuple[str, ...]:
         return (self.number_col, *self.fields)
 
+    def check_columns(self, frame: pd.DataFrame, source: str = "the frame") -> None:
+        require_columns(frame, (self.number_col,), source=source, option="number_col")
+        for field in dict.fromkeys(self.fields):
+            require_columns(frame, (field,), source=source,
+                            fix=f"The template's {{{field}}} reads it: add the column, or change the template.")
+
     # -- pure planning ----------------------------------------------------------------------
     def request_rows(self) -> int:
         return self.batch_size
@@ -104,7 +119,7 @@ class SmsPlanner(Planner):
         its fields, repeats are found with one int64 hash table per campaign, and each request's groups arrive
         with their numbers and orderIds already joined (see :mod:`buka_nb.batching`).
         """
-        require_columns(chunk, self.required_columns())
+        self.check_columns(chunk)
         n = len(chunk)
         numbers = clean_numbers(chunk[self.number_col], column=self.number_col, strict=self.strict_numbers)
         code, detail = numbers.code, numbers.detail

@@ -125,7 +125,8 @@ class VoicePlanner(Planner):
         if self.name_col:
             require_columns(frame, (self.name_col,), source=source, option="name_col")
         for column in self.properties or []:
-            require_columns(frame, (column,), source=source, option="properties")
+            require_columns(frame, (column,), source=source,
+                            fix="Add the column, or leave it out of properties= (CLI: drop its --property).")
 
     def property_columns(self, frame: pd.DataFrame) -> list[str]:
         """The columns sent as ``properties``: the given list, else every column but the phone column."""

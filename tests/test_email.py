@@ -260,3 +260,12 @@ def test_repeats_are_found_by_row_position_whatever_the_index_holds(sim):
     ledger = sim.ledger.frame("email")
     assert sorted(ledger.recipient) == ["e@example.com", "f@example.com", "x@example.com"]
     assert sim.ledger.duplicate_count("email") == 0
+
+
+def test_a_missing_variable_column_names_the_fix_the_cli_has():
+    with pytest.raises(InputError) as info:
+        plan_email(pd.DataFrame({"email": ["a@example.com"]}), template_id=2, from_address=SENDER, subject="Hi",
+                   variables={"name": "first_name"})
+    assert str(info.value) == ("the frame (template variable 'name') has no column 'first_name'; its columns are "
+                               "'email'. Add the column, or map the variable to one there is: "
+                               "variables={'name': <column>} (CLI: --var name=<column>).")

@@ -125,8 +125,26 @@ def test_missing_column_is_a_clear_input_error(sim):
     df = pd.DataFrame({"Phone ": ["447911000001"]})
     with pytest.raises(InputError, match=r"no column 'phone'.*Did you mean 'Phone '\?.*number_col"):
         send_sms(df, content="x", credentials=sim.credentials, journal=None)
-    with pytest.raises(InputError, match=r"no column 'nme'"):
+    with pytest.raises(InputError) as info:
         send_sms(pd.DataFrame({"phone": ["447911000001"]}), template="Hi {nme}", credentials=sim.credentials)
+    assert str(info.value) == ("the frame has no column 'nme'; its columns are 'phone'. The template's {nme} reads it: "
+                               "add the column, or change the template.")
+
+
+@pytest.mark.parametrize("template, message", [
+    ("Hi {}", "template 'Hi {}': placeholder {} names no column: write {column}, e.g. {name}, and double literal "
+              "braces ({{ or }})"),
+    ("Hi {name:>5}", "template 'Hi {name:>5}': placeholder {name:>5} has a format; the column's text is used as it "
+                     "is: write {name} and format the column before sending"),
+    ("Hi {name!r}", "template 'Hi {name!r}': placeholder {name!r} has a format; the column's text is used as it "
+                    "is: write {name} and format the column before sending"),
+])
+def test_a_placeholder_the_template_cannot_fill_as_written_is_refused(template, message):
+    from buka_nb.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        plan_sms(pd.DataFrame({"phone": ["447911000001"], "name": ["Ann"]}), template=template)
+    assert str(info.value) == message
 
 
 def test_works_inside_a_running_event_loop_like_a_jupyter_cell(sim):

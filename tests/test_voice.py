@@ -272,3 +272,12 @@ def test_repeats_are_found_by_row_position_whatever_the_index_holds():
     assert results.state.tolist() == ["accepted", "invalid", "accepted"]
     assert results.code.iloc[1] == -53 and results.detail.iloc[1].startswith("duplicate of row 3.0 (447911000010)")
     assert sorted(ledger.recipient) == ["447911000010", "447911000011"]
+
+
+def test_a_missing_property_column_names_the_fix_the_cli_has():
+    from buka_nb.voice import plan_voice
+
+    with pytest.raises(InputError) as info:
+        plan_voice(pd.DataFrame({"phone": ["447911000001"], "name": ["A"]}), properties=["amount"])
+    assert str(info.value) == ("the frame has no column 'amount'; its columns are 'phone', 'name'. Add the column, "
+                               "or leave it out of properties= (CLI: drop its --property).")
