@@ -234,7 +234,7 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
             for rec in open_records:
                 outcome = resolved.get(rec.batch)
                 if outcome is None and rec.state == INFLIGHT:  # its run died while the request was under way
-                    outcome = _unresolved(rec)
+                    outcome = _unresolved(rec, planner)
                 if outcome is not None:
                     journal.record(campaign_id, rec.batch, outcome.state, outcome.to_journal(), 0, outcome.sent_at)
                     records[rec.batch] = _rec(rec, outcome)
@@ -409,14 +409,13 @@ async def _reconcile(planner: Planner, client: Any, journal: Journal, records: l
     return await planner.reconcile(client, records, claimed)
 
 
-def _unresolved(record: Any) -> Outcome:
+def _unresolved(record: Any, planner: Planner) -> Outcome:
     """A batch a previous run marked in flight and died before its answer was recorded, which
     reconciliation could not find either: its outcome is unknown (it may or may not have reached BUKA)."""
     n = len(record.rows)
     return Outcome(UNKNOWN, [None] * n, [None] * n, UNKNOWN_REASON,
-                   "the run sending it ended before its answer was recorded, and the platform's records do not "
-                   "show it (yet): run the same campaign again later to reconcile it, or force_unknown=True "
-                   "(--force-unknown) to send it again", attempts=record.attempts, sent_at=record.sent_at)
+                   f"the run sending it ended before its answer was recorded: {planner.unknown_advice}",
+                   attempts=record.attempts, sent_at=record.sent_at)
 
 
 def _rec(record: Any, outcome: Outcome) -> Any:

@@ -102,6 +102,8 @@ class EmailPlanner(Planner):
     """Email: address validation, grouping by ``templateData``, batching (``email/sendEmail``)."""
 
     channel = "email"
+    unknown_advice = ("email cannot be reconciled: look for it among the sent emails in BUKA's console; "
+                      "force_unknown=True (--force-unknown) sends it again, twice if it did go out")
 
     def __init__(self, *, template_id: str | int, from_address: str, email_col: str = "email",
                  subject: str | None = None, subject_col: str | None = None,

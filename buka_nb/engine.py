@@ -121,6 +121,10 @@ class ChannelAdapter(ABC):
         """
         return {}
 
+    #: What a row whose outcome is unknown should tell the user to do (the result frame's ``detail``).
+    unknown_advice: str = ("run the same campaign again later to reconcile it; it is not resent unless you pass "
+                           "force_unknown=True (--force-unknown)")
+
     def resend_is_safe(self) -> bool:
         """True when the platform itself refuses a repeated row (so unknown batches may be resent)."""
         return False
@@ -224,7 +228,7 @@ class Sender:
                               attempts=getattr(exc, "attempts", 1), sent_at=sent_at)
         except errors.OutcomeUnknownError as exc:
             outcome = Outcome(UNKNOWN, [None] * n, [None] * n, UNKNOWN_REASON,
-                              f"{exc}; run the same campaign again to reconcile it (it is not resent unless forced)",
+                              f"{exc}; {self.adapter.unknown_advice}",
                               attempts=getattr(exc, "attempts", 1), sent_at=sent_at)
         except errors.ApiError as exc:  # a stale clock that re-signing could not fix, or similar
             outcome = self._refused(batch, exc.code, exc.reason, getattr(exc, "attempts", 1), sent_at)

@@ -183,6 +183,10 @@ def test_unknown_batch_stays_unknown_and_is_not_resent_on_resume(tmp_path):
     assert first.state.value_counts().to_dict() == {"accepted": 70, "unknown": 50}
     unknown = first[first.state == "unknown"]
     assert unknown.batch.eq(1).all() and unknown.category.eq("unknown").all() and unknown.code.isna().all()
+    # email has nothing to reconcile with: the advice is the console, or forcing a resend
+    assert unknown.detail.str.endswith("email cannot be reconciled: look for it among the sent emails in BUKA's "
+                                       "console; force_unknown=True (--force-unknown) sends it again, twice if it "
+                                       "did go out").all()
     pd.testing.assert_frame_equal(again[["state", "msg_id"]], first[["state", "msg_id"]])
     assert stats["requests"] == 3 and len(ledger) == 120 and ledger.recipient.is_unique  # never sent twice
 
