@@ -71,6 +71,8 @@ def banner(sim: Any) -> str:
         f"  {secret_line}",
         f"  export {ENV['sms_app_id']}={account.sms_app_id} {ENV['email_app_id']}={account.email_app_id} "
         f"{ENV['voice_app_id']}={account.voice_app_id}",
+        f"Email: sender {account.senders[0]}, templates 1 (code), 2 (welcome), 3 (newsletter), e.g. "
+        f"buka-nb email send FILE --template-id 2 --from {account.senders[0]} --subject Hi",
         "In Python: Credentials.demo(base_url=...) or BukaClient(sim.credentials) in-process.",
         "Press Ctrl-C to stop.",
     ])
