@@ -48,6 +48,10 @@ SUBJECT_CODE = -17    # Email subject cannot be empty and limited to 100 charact
 FIELD_EMPTY_CODE = -5  # Field is empty (a template variable column is empty in this row)
 
 
+#: The longest part before the @ a mail server must accept (RFC 5321 §4.5.3.1.1).
+MAX_LOCAL_PART = 64
+
+
 @lru_cache(maxsize=65_536)
 def check_address(text: str) -> tuple[str | None, str]:
     """``(normalised address, "")`` or ``(None, why)`` for one stripped address; syntax only, no DNS.
@@ -61,6 +65,8 @@ def check_address(text: str) -> tuple[str | None, str]:
     ('ann@xn--bcher-kva.de', '')
     >>> check_address("ann@")[0] is None
     True
+    >>> check_address("ann@example.c")
+    (None, 'The domain name example.c ends in c: a top-level domain has 2 or more letters.')
     """
     from email_validator import EmailNotValidError, validate_email
 
@@ -68,7 +74,15 @@ def check_address(text: str) -> tuple[str | None, str]:
         checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         return None, str(exc)
-    return checked.ascii_email or checked.normalized, ""
+    address = checked.ascii_email or checked.normalized
+    local, _, domain = address.rpartition("@")
+    if len(local) > MAX_LOCAL_PART:  # email_validator checks this only in its strict mode
+        return None, (f"The part before the @-sign is {len(local)} characters; mail servers take at most "
+                      f"{MAX_LOCAL_PART} (RFC 5321).")
+    tld = domain.rsplit(".", 1)[-1]
+    if len(tld) < 2 or not (tld.isalpha() or tld.startswith("xn--")):  # what BUKA (the simulator) accepts
+        return None, f"The domain name {domain} ends in {tld}: a top-level domain has 2 or more letters."
+    return address, ""
 
 
 def variable_map(variables: Sequence[str] | Mapping[str, str] | str | None) -> dict[str, str]:

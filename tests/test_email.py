@@ -273,3 +273,22 @@ def test_a_missing_variable_column_names_the_fix_the_cli_has():
     assert str(info.value) == ("the frame (template variable 'name') has no column 'first_name'; its columns are "
                                "'email'. Add the column, or map the variable to one there is: "
                                "variables={'name': <column>} (CLI: --var name=<column>).")
+
+
+@pytest.mark.parametrize("address, why", [
+    ("x" * 65 + "@example.com", "The part before the @-sign is 65 characters; mail servers take at most 64 (RFC 5321)."),
+    ("ann@example.c", "The domain name example.c ends in c: a top-level domain has 2 or more letters."),
+])
+def test_addresses_no_mail_server_takes_are_refused_locally(address, why):
+    from buka_nb.email import check_address
+
+    assert check_address(address) == (None, why)
+    assert check_address("x" * 64 + "@example.com") == ("x" * 64 + "@example.com", "")
+
+
+def test_an_internationalised_top_level_domain_is_sent_and_accepted(sim):
+    df = pd.DataFrame({"email": ["ann@пример.рф", "bo@example.c"]})
+    r = send_email(df, template_id=2, from_address=SENDER, subject="Hi", credentials=sim.credentials, journal=None,
+                   progress=False)
+    assert r.state.tolist() == ["accepted", "invalid"] and r.recipient.tolist() == ["ann@xn--e1afmkfd.xn--p1ai", "bo@example.c"]
+    assert r.code.tolist() == [0, -32]

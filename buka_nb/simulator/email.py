@@ -28,7 +28,8 @@ TEMPLATES = {
 RECEIVER_LISTS = {"1": {"receiversName": "Demo list",
                         "addresses": ["alice@example.com", "bob@example.com", "carol@example.com"]}}
 
-_ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# the top-level domain: letters, or an internationalised one in its ASCII form (xn--p1ai is .рф)
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(?:[A-Za-z]{2,}|xn--[A-Za-z0-9-]+)")
 
 
 def valid_address(address: str) -> bool:
