@@ -292,3 +292,11 @@ def test_an_internationalised_top_level_domain_is_sent_and_accepted(sim):
                    progress=False)
     assert r.state.tolist() == ["accepted", "invalid"] and r.recipient.tolist() == ["ann@xn--e1afmkfd.xn--p1ai", "bo@example.c"]
     assert r.code.tolist() == [0, -32]
+
+
+def test_the_docstring_examples_hold():
+    import doctest
+
+    from buka_nb import email, phones
+
+    assert doctest.testmod(email).failed == 0 and doctest.testmod(phones).failed == 0
