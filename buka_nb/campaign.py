@@ -82,6 +82,10 @@ class Planner(ChannelAdapter):
         """Columns every input must have."""
         return ()
 
+    def sent_columns(self, frame: pd.DataFrame) -> list[str]:
+        """The columns whose values reach BUKA (or decide what does): a campaign's fingerprint covers these only."""
+        return list(dict.fromkeys(self.required_columns()))
+
     def check_columns(self, frame: pd.DataFrame, source: str = "the frame") -> None:
         """Raise an :class:`~buka_nb.errors.InputError` naming a missing column and the fix."""
         from .io import require_columns
@@ -435,8 +439,9 @@ def send_frame(planner: Planner, frame: pd.DataFrame, *, chunksize: int | None =
                **campaign: Any) -> pd.DataFrame:
     """Send an in-memory frame through *planner*: what every channel's ``send_<channel>`` does."""
     planner.check_columns(frame)
-    return run_campaign(planner, iter_frame(frame, chunksize), data_digest=frame_digest(frame), n_rows=len(frame),
-                        **campaign)
+    # a column nothing reads (a note, last run's results merged in) must not make the same send a new campaign
+    digest = frame_digest(frame[planner.sent_columns(frame)])
+    return run_campaign(planner, iter_frame(frame, chunksize), data_digest=digest, n_rows=len(frame), **campaign)
 
 
 def plan_frame(planner: Planner, frame: pd.DataFrame) -> DryRun:

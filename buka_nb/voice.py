@@ -128,6 +128,10 @@ class VoicePlanner(Planner):
             require_columns(frame, (column,), source=source,
                             fix="Add the column, or leave it out of properties= (CLI: drop its --property).")
 
+    def sent_columns(self, frame: pd.DataFrame) -> list[str]:
+        return list(dict.fromkeys((self.phone_col, *([self.name_col] if self.name_col else []),
+                                   *self.property_columns(frame))))
+
     def property_columns(self, frame: pd.DataFrame) -> list[str]:
         """The columns sent as ``properties``: the given list, else every column but the phone column."""
         if self.properties is not None:

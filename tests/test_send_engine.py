@@ -444,3 +444,17 @@ def test_a_batch_left_in_flight_by_a_dead_run_and_not_found_by_reconciliation_is
     assert r.reason.iloc[3:].tolist() == [UNKNOWN_REASON] * 3 and r.category.iloc[3:].tolist() == ["unknown"] * 3
     assert journal.states("c") == {"done": 1, "unknown": 1}
     journal.close()
+
+
+def test_a_column_nothing_sends_does_not_make_a_new_campaign(journal_path):
+    fake = FakeBuka()
+    df = frame(3)
+    with client_for(fake) as c:
+        first = send_sms(df, content="hi", client=c, journal=journal_path)
+        noted = df.assign(note="called", state=first.state)  # last run's results merged in
+        again = send_sms(noted, content="hi", client=c, journal=journal_path)
+        assert fake.calls == 1 and again.msg_id.tolist() == first.msg_id.tolist()
+        send_sms(df.assign(phone=df.phone.str.replace("4479111", "4479112")), content="hi", client=c,
+                 journal=journal_path)  # other numbers: another campaign
+        assert fake.calls == 2
+    assert len(fake.accepted) == 6
