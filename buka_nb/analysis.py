@@ -52,6 +52,18 @@ _DEFAULTS: dict[str, tuple[str, str, bool, str]] = {
                  "Check the recipient is right and reachable; resend only after fixing it."),
 }
 
+#: Delivery failures that are usually temporary, per channel (the reports' reason texts): worth another try later.
+_TEMPORARY_DELIVERY: dict[str, frozenset[str]] = {
+    "voice": frozenset({"NO_ANSWER", "BUSY", "POWER_OFF", "CALL_LOSS", "CAN_NOT_CONNECT"}),
+    "email": frozenset({"SOFT_BOUNCE", "MAILBOX_FULL"}),
+}
+_TEMPORARY_ACTION = "Usually temporary (no answer, busy, switched off, mailbox full): try again later."
+_DELIVERY_ACTION = {
+    "sms": "Check the number is right and reachable; resend only after fixing it.",
+    "email": "Check the address is right (a hard bounce means it does not exist); resend only after fixing it.",
+    "voice": "Check the number is right (vacant, out of service, refused); call again only after fixing it.",
+}
+
 # What to do next, per category: (priority, short step). Blocking problems come first because
 # nothing gets through until they are fixed.
 _STEPS: dict[str, tuple[int, str]] = {
@@ -133,12 +145,17 @@ def _failure_groups(results: pd.DataFrame) -> pd.DataFrame:
     failed = (results.loc[deliv, ["channel", "delivery_reason"]]
               .groupby(["channel", "delivery_reason"], dropna=False, observed=True, sort=False).size()
               .rename("rows").reset_index().rename(columns={"delivery_reason": "reason"})
-              .assign(state="delivery", code=pd.NA, category="delivery", retryable=False))
+              .assign(state="delivery", code=pd.NA, category="delivery"))
+    temporary = [str(r).strip().upper() in _TEMPORARY_DELIVERY.get(str(ch), ()) for ch, r in zip(failed["channel"],
+                                                                                                   failed["reason"])]
+    failed["retryable"] = temporary
+    failed["action"] = [_TEMPORARY_ACTION if t else _DELIVERY_ACTION.get(str(ch), _DEFAULTS["delivery"][3])
+                        for ch, t in zip(failed["channel"], temporary)]
     table = pd.concat([sent.astype({"channel": "string", "state": "string", "reason": "string"}),
                        failed], ignore_index=True)
     table = table.astype({"channel": "string", "state": "string", "code": "Int64", "reason": "string",
                           "category": "string", "retryable": "boolean", "rows": "int64"})
-    table["action"] = pd.Series(pd.NA, index=table.index, dtype="string")
+    table["action"] = (table["action"] if "action" in table else pd.Series(pd.NA, index=table.index)).astype("string")
     if table.empty:
         return table
 

@@ -84,7 +84,7 @@ def test_failures_by_reason_per_channel(results):
     ]
     actions = dict(zip(out["reason"], out["action"]))
     assert actions["Insufficient balance which unable to support the task"] == "Top up the balance."
-    assert actions["UNDELIV"].startswith("Check the recipient")
+    assert actions["UNDELIV"] == "Check the number is right and reachable; resend only after fixing it."
     assert "never resend blindly" in actions[UNKNOWN]
     assert out.dtypes.astype(str).tolist() == ["string", "Int64", "string", "int64", "float64", "string",
                                                "boolean", "string"]
@@ -273,3 +273,21 @@ def test_million_rows_are_fast(results):
 
 def test_docstring_examples():
     assert doctest.testmod(analysis).failed == 0
+
+
+def test_delivery_failures_that_are_usually_temporary_say_try_again_later():
+    from buka_nb.schema import conform
+
+    rows = [("voice", "NO_ANSWER"), ("voice", "BUSY"), ("voice", "VACANT_NUMBER"), ("email", "SOFT_BOUNCE"),
+            ("email", "HARD_BOUNCE"), ("sms", "UNDELIV")]
+    frame = conform(pd.DataFrame({"channel": [c for c, _ in rows], "state": "accepted", "code": 0,
+                                  "delivery": "failed", "delivery_reason": [r for _, r in rows]}))
+    out = failures_by_reason(frame).set_index("reason")
+    assert out.retryable.to_dict() == {"NO_ANSWER": True, "BUSY": True, "VACANT_NUMBER": False, "SOFT_BOUNCE": True,
+                                       "HARD_BOUNCE": False, "UNDELIV": False}
+    later = "Usually temporary (no answer, busy, switched off, mailbox full): try again later."
+    assert out.action["NO_ANSWER"] == out.action["SOFT_BOUNCE"] == later
+    assert out.action["HARD_BOUNCE"] == ("Check the address is right (a hard bounce means it does not exist); resend "
+                                         "only after fixing it.")
+    assert out.action["VACANT_NUMBER"].startswith("Check the number is right (vacant, out of service, refused)")
+    assert out.category.eq("delivery").all() and out.code.isna().all()
