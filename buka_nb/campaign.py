@@ -119,6 +119,7 @@ def frame_digest(frame: pd.DataFrame) -> str:
 
 
 def resolve_journal(journal: Journal | str | Path | None) -> Journal | None:
+    """A :class:`Journal` from what a send function was given: None/False for none, ``DEFAULT`` for the default file."""
     if journal is None or journal is False:
         return None
     if isinstance(journal, Journal):

@@ -90,6 +90,7 @@ def lookup(channel: str, code: int | str) -> CodeInfo:
 
 
 def is_known(channel: str, code: int | str) -> bool:
+    """Whether *code* is in *channel*'s status-code table (``lookup`` falls back to a generic entry otherwise)."""
     return (_check_channel(channel), int(code)) in _table()
 
 

@@ -321,12 +321,15 @@ class AsyncBukaClient:
         return int((await self.ai_voice("taskAdd", fields)).data)
 
     async def start_task(self, job_id: int) -> Envelope:
+        """``taskStart``: start calling a task's imported customers."""
         return await self.ai_voice("taskStart", {"jobId": job_id})
 
     async def stop_task(self, job_id: int) -> Envelope:
+        """``taskStop``: pause a running task."""
         return await self.ai_voice("taskStop", {"jobId": job_id})
 
     async def delete_task(self, job_id: int) -> Envelope:
+        """``taskDel``: delete a task."""
         return await self.ai_voice("taskDel", {"jobId": job_id})
 
     async def import_customers(self, job_id: int, persons: Sequence[dict[str, Any]], *,
@@ -337,6 +340,7 @@ class AsyncBukaClient:
         return await self.ai_voice("importCustomer", body, check=check)
 
     async def list_tasks(self, *, name: str | None = None, current: int = 1, size: int = 100) -> Envelope:
+        """``taskList``: the app's tasks (paged), optionally by name."""
         params = {"appId": self._app("voice", None), **({"name": name} if name else {})}
         return await self.ai_voice("taskList", {"current": current, "size": size, "params": params}, idempotent=True)
 

@@ -44,14 +44,17 @@ async def _by_ids(client: AsyncBukaClient, ids: list[str], call: str, id_key: st
 
 
 async def fetch_sms(client: AsyncBukaClient, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """SMS delivery reports (``getReport``) for the rows' msgIds, in pages the API allows."""
     return await _by_ids(client, rows.msg_id.dropna().astype(str).tolist(), "get_report", "msgId")
 
 
 async def fetch_email(client: AsyncBukaClient, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Email delivery records (``getSendEmailRcd``) for the rows' emailIds."""
     return await _by_ids(client, rows.msg_id.dropna().astype(str).tolist(), "get_email_records", "emailId")
 
 
 async def fetch_voice(client: AsyncBukaClient, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """AI-voice call records for the rows' tasks and numbers."""
     from .voice import fetch_call_records  # AI-voice call records (recordQuery), matched by task and phone
 
     return await fetch_call_records(client, rows)

@@ -188,6 +188,7 @@ def available_channels() -> list[str]:
 
 
 def channel_spec(channel: str) -> ChannelSpec:
+    """The upload panel's description of *channel* (its columns and options); an unknown one is an InputError."""
     try:
         spec = CHANNEL_SPECS[channel]
     except KeyError:

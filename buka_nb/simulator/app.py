@@ -121,6 +121,7 @@ class Simulator:
         return self.credentials_for(self.state.default_key)
 
     def credentials_for(self, api_key: str) -> Credentials:
+        """Credentials for one of the simulator's accounts (by API key), pointed at this simulator."""
         a = self.state.accounts[api_key]
         return Credentials(a.api_key, a.api_secret, sms_app_id=a.sms_app_id, email_app_id=a.email_app_id,
                            voice_app_id=a.voice_app_id, base_url=self.url, source="simulator")

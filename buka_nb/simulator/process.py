@@ -140,18 +140,23 @@ class SimulatorProcess:
             return resp.read()
 
     def stats(self) -> dict[str, Any]:
+        """What ``GET /_sim/stats`` answers (see :meth:`Simulator.stats`)."""
         return json.loads(self._control("GET", "stats"))
 
     def configure(self, **options: Any) -> None:
+        """Change settings while running (``POST /_sim/config``; see :meth:`SimState.configure`)."""
         self._control("POST", "config", _jsonable(options))
 
     def advance(self, seconds: float) -> float:
+        """Move the sim clock forward; returns the new sim time."""
         return json.loads(self._control("POST", "advance", {"seconds": seconds}))["now"]
 
     def reset(self) -> None:
+        """Back to the start-up configuration: empty ledger, fresh balances, no AI tasks."""
         self._control("POST", "reset", {})
 
     def flush_pushes(self) -> int:
+        """Push every report that is final now; returns how many were sent."""
         return json.loads(self._control("POST", "flush", {}))["pushed"]
 
     def ledger_frame(self, channel: str | None = None):
