@@ -62,11 +62,15 @@ def test_with_credentials_the_same_code_talks_to_that_api_and_a_rerun_never_send
 
 def test_sample_frames_read_the_data_folder_as_text():
     folder = demo.data_dir()
-    if folder is None:
-        pytest.skip("no data/ folder next to the package (non-editable install)")
+    assert folder is not None  # the tests run on an editable install, next to data/
     frames, source = demo.sample_frames(["sms"])
     assert source == str(folder)
-    assert all(str(dtype) in ("object", "str", "string") for dtype in frames["sms"].dtypes)
+    sms = frames["sms"]
+    assert len(sms) == 2000 and sms.columns.tolist() == ["phone", "name", "city", "amount"]
+    # text exactly as written: the +, an Excel float's .0, an empty city (no float, no NaN rounding)
+    assert sms.iloc[0].tolist()[:2] + sms.iloc[0].tolist()[3:] == ["+447900879469", "Ava Jones", "67.50"]
+    assert sms["city"].isna().iloc[0] and all(isinstance(d, pd.StringDtype) for d in sms.dtypes)
+    assert sms.iloc[1].tolist() == ["5521922815393.0", "Ana Souza", "Rio de Janeiro", "377.46"]
 
 
 def test_cli_demo_uses_the_environment_when_buka_base_url_is_set(sim, tmp_path, monkeypatch, capsys):

@@ -24,7 +24,7 @@ def test_every_command_is_in_the_readme(command):
 def test_every_registered_command_is_listed_in_commands():
     parser = build_parser()
     registered = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(registered) <= set(COMMANDS)
+    assert set(registered) == set(COMMANDS)
 
 
 def _saved_outputs(path: Path) -> str:

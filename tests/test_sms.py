@@ -179,3 +179,12 @@ def test_joined_is_a_sequence_of_its_strings():
     ids = Joined("a,bb,c")
     assert (len(ids), ids[1], ids[-1], list(ids), "bb" in ids) == (3, "bb", "c", ["a", "bb", "c"], True)
     assert ids == ["a", "bb", "c"] and ids == Joined("a,bb,c") and ids != ["a", "bb"]
+
+
+@pytest.mark.parametrize("size", [0, 1001])
+def test_batch_size_outside_the_apis_limit_is_refused(size):
+    from buka_nb.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        plan_sms(pd.DataFrame({"phone": ["447911000001"]}), content="hi", batch_size=size)
+    assert str(info.value) == f"batch_size must be 1-1000 (BUKA's limit per POST), got {size}"
