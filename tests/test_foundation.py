@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 
@@ -17,7 +18,7 @@ from buka_nb.envelope import error_for, normalise
 from buka_nb.errors import AccountError, AuthError, ClockSkewError, ConfigError, RateLimitedError
 from buka_nb.signing import auth_headers, sign, verify
 
-from .conftest import SEED
+from .conftest import SEED, SHARED_SEED
 
 
 def test_documented_signing_vector():
@@ -51,7 +52,13 @@ def _seed_tables() -> dict[str, dict[int, str]]:
     return tables
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="shared/seeds is not beside this checkout")
+def test_the_golden_seed_is_the_shared_one():
+    if SHARED_SEED.is_file():  # a clean checkout has only the copy; next to shared/ the two must agree
+        assert SEED.read_bytes() == SHARED_SEED.read_bytes()
+    # pinned: the copy is BUKA's page as received, not a file to edit
+    assert hashlib.sha256(SEED.read_bytes()).hexdigest() == "15dac9ee88b569cb04d2db0b57ddff47512b0a7d91ff57d205189bc958b078b5"
+
+
 def test_every_seed_code_is_in_the_catalog_with_its_reason():
     tables = _seed_tables()
     assert len(tables["sms"]) == 29 and len(tables["email"]) == 33 and len(tables["voice"]) == 35
