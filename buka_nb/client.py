@@ -24,7 +24,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -77,18 +77,20 @@ class RetryPolicy:
 class RateLimiter:
     """Spaces requests at least ``1/rate`` seconds apart across all concurrent senders."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self.interval = 1.0 / rate
         self._next = 0.0
         self._lock = asyncio.Lock()
+        self._clock, self._sleep = clock, sleep
 
     async def wait(self) -> None:
         async with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             wait = self._next - now
             self._next = max(now, self._next) + self.interval
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
 
 
 def iso8601(moment: datetime) -> str:
