@@ -246,7 +246,7 @@ class SmsPlanner(Planner):
         if not records:
             return {}
         sent = [r.sent_at for r in records if r.sent_at]
-        now = datetime.now(timezone.utc)
+        now = datetime.fromtimestamp(client.clock(), timezone.utc)  # the clock the client signs with
         start = datetime.fromtimestamp(min(sent), timezone.utc) - timedelta(minutes=5) if sent else now - timedelta(days=1)
         end = min(now + timedelta(minutes=5), (datetime.fromtimestamp(max(sent), timezone.utc) if sent else now)
                   + timedelta(days=1))

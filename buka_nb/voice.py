@@ -367,7 +367,7 @@ async def fetch_call_records(client: AsyncBukaClient, rows: pd.DataFrame) -> lis
         return []
     submitted = pd.to_datetime(rows.submitted_at, utc=True).dropna()
     first = submitted.min().floor("s").to_pydatetime() if len(submitted) else \
-        datetime.now(timezone.utc) - RECORD_WINDOW / 2
+        datetime.fromtimestamp(client.clock(), timezone.utc) - RECORD_WINDOW / 2
     start = first - timedelta(minutes=5)
     end = start + RECORD_WINDOW
     best: dict[tuple[str, str], dict[str, Any]] = {}
