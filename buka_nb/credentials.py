@@ -23,6 +23,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -124,6 +125,14 @@ class Secret:
 
     def __reduce__(self):  # pickling would leak it into files
         raise TypeError("Secret values cannot be pickled")
+
+    # copies stay in memory, and a Secret never changes: copy.copy / copy.deepcopy (and so
+    # dataclasses.replace/asdict on credentials) share it rather than falling back on pickling
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
 
 
 @dataclass(frozen=True)

@@ -76,3 +76,18 @@ def test_no_secret_or_sign_anywhere(tmp_path, monkeypatch):
     assert len(events) >= 2 and all(e["headers"]["Sign"] == "********" for e in events)
     assert SECRET not in blob
     assert not [s for s in signs if s in blob]
+
+
+def test_credentials_copy_in_memory_but_never_pickle():
+    import copy
+    import dataclasses
+    import pickle
+
+    from buka_nb.credentials import Credentials
+
+    creds = Credentials("key1", "s3cret-value-9", sms_app_id="app1")
+    clone = copy.deepcopy(creds)
+    assert clone == creds and clone.api_secret.reveal() == "s3cret-value-9" and "s3cret" not in repr(clone)
+    assert dataclasses.asdict(creds)["api_secret"].reveal() == "s3cret-value-9"
+    with pytest.raises(TypeError, match="Secret values cannot be pickled"):
+        pickle.dumps(creds)
