@@ -8,6 +8,7 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
+import pytest
 
 from buka_nb.cli import main
 from buka_nb.client import BukaClient
