@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAX_BODY = 64 * 1024
-_SINGLE_QUOTED = re.compile(r"'([^'\\]*)'")
+#: A double-quoted JSON string (left as it is) or a single-quoted one (the published quirk, rewritten).
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'([^\'\\]*)\'')
 
 
 class PayloadError(ValueError):
@@ -39,6 +40,8 @@ def parse_lenient(body: bytes) -> dict[str, Any]:
 
     >>> parse_lenient(b"{\\"orderId \\": \\"7\\", \\"mcc\\": '404'}")
     {'orderId': '7', 'mcc': '404'}
+    >>> parse_lenient(b"{\\"reason\\": \\"user's phone off\\", \\"mnc\\": '-1'}")
+    {'reason': "user's phone off", 'mnc': '-1'}
     """
     try:
         text = body.decode("utf-8-sig")
@@ -48,12 +51,22 @@ def parse_lenient(body: bytes) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError:
         try:
-            data = json.loads(_SINGLE_QUOTED.sub(r'"\1"', text))
+            data = json.loads(_QUOTED.sub(_double_quoted, text))
         except ValueError:
             raise PayloadError("body is not JSON") from None
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object")
     return {str(k).strip(): v for k, v in data.items()}
+
+
+def _double_quoted(match: re.Match[str]) -> str:
+    """A single-quoted value as a JSON string; a double-quoted one (apostrophes and all) unchanged."""
+    return match.group(0) if match.group(1) is None else json.dumps(match.group(1))
+
+
+def is_reply(data: dict[str, Any]) -> bool:
+    """An SMS reply (MO, buka-api.md §7.2) pushed to the same URL: a message in, not a report on one out."""
+    return "msgid" in data and "status" not in data and ("reply_time" in data or "content" in data)
 
 
 def classify(data: dict[str, Any]) -> dict[str, Any]:
@@ -180,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         try:
             raw = parse_lenient(body)
+            if is_reply(raw):  # BUKA needs a 200, or it keeps the reply pending; it is not a report
+                return self._reply(200, {"status": "0", "reason": "success", "stored": False,
+                                         "note": "an SMS reply (MO), not a delivery report: not stored"})
             row = classify(raw)
         except PayloadError as exc:
             return self._reply(400, {"error": str(exc)})

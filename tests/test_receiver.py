@@ -89,3 +89,23 @@ def test_reports_fill_unknown_rows_by_order_id(tmp_path):
                              "delivered_at": "2021-08-24T10:32:57+00:00"}])
     merged = merge_pushed(results, reports)
     assert (merged.msg_id.iloc[0], merged.delivery.iloc[0]) == ("2108021059531000096", "delivered")
+
+
+def test_single_quoted_values_are_read_without_touching_apostrophes_in_text(tmp_path):
+    quirky = ('{"orderId ":"21413","msgid":"2108021059531000097","mobile":"91850000000","status":1,'
+              '"reason":"user\'s phone off","timestamp":1629801177192,"mcc":\'404\',"mnc":\'-1\'}')
+    with ReportReceiver(tmp_path / "r.db") as rx:
+        answer = httpx.post(rx.url + "dlr", content=quirky)
+        row = rx.frame().iloc[0]
+    assert (answer.status_code, answer.json()["stored"]) == (200, True)
+    assert (row.msg_id, row.delivery, row.delivery_reason) == ("2108021059531000097", "failed", "user's phone off")
+
+
+def test_an_sms_reply_pushed_to_the_same_url_is_acknowledged_not_stored(tmp_path):
+    mo = {"msgid": "2211091100001000001", "mobile": "639171234567", "reply_time": "2022-11-09 11:00:00",
+          "content": "hello", "sendid": "918663322141", "mcc": 515, "mnc": -1, "operator": "Philippines",
+          "pricedetail": {"pay": "0", "chargeCnt": 1, "currency": "EUR", "price": "0"}}  # buka-api.md §7.2
+    with ReportReceiver(tmp_path / "r.db") as rx:
+        answer = httpx.post(rx.url + "mo", content=json.dumps(mo))
+        assert answer.status_code == 200 and answer.json()["stored"] is False
+        assert rx.store.count() == 0

@@ -116,6 +116,7 @@ SMS_ERRORS = [
     ({"senderId": "S" * 33}, "-22"),
     ({"appId": "otherApp"}, "-22"),
     ({"numbers": "12,abc,+918500000001"}, "-9"),
+    ({"numbers": "091856321412,0044791112345"}, "-9"),  # a leading zero is a national format (§1.4)
 ]
 
 
@@ -126,6 +127,12 @@ def test_send_sms_request_codes(api, sim, change, code):
     assert answer["status"] == code
     assert list(answer) == ["status", "reason"]
     assert sim.ledger.count("sms") == 0
+
+
+def test_a_number_with_a_leading_zero_is_refused_among_good_ones(api, sim):
+    answer = api.send("918500000001,091856321412")
+    assert (answer["status"], answer["success"], answer["fail"]) == ("0", "1", "1")
+    assert [i["number"] for i in answer["array"]] == ["918500000001"] and sim.ledger.count("sms") == 1
 
 
 def test_send_sms_limits_for_get_and_post(api):

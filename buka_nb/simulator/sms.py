@@ -34,8 +34,9 @@ MCC = {"1": "310", "7": "250", "20": "602", "27": "655", "33": "208", "34": "214
        "234": "621", "254": "639", "880": "470", "966": "420", "971": "424"}
 
 
-#: A numbers list in which every item is a valid number (7-15 ASCII digits) and nothing else.
-_NUMBERS = re.compile(r"[0-9]{7,15}(?:,[0-9]{7,15})*")
+#: A numbers list in which every item is a valid number and nothing else: 7-15 ASCII digits, country
+#: code first, so no leading zero (buka-api.md §1.4).
+_NUMBERS = re.compile(r"[1-9][0-9]{6,14}(?:,[1-9][0-9]{6,14})*")
 
 
 def get_balance(call: Call) -> dict[str, Any]:
@@ -122,10 +123,10 @@ def _submit(call: Call, groups: list[dict[str, Any]]) -> dict[str, Any]:
         if g["valid"] and not rejected:
             g["numbers"], g["order_ids"] = g["tokens"], g["orders"]
         else:
-            # A valid number is 7-15 ASCII digits (isdigit alone accepts superscripts and other Unicode
-            # digits). Inlined rather than a helper: a call per number is measurable at 10^6 numbers.
+            # A valid number is 7-15 ASCII digits with no leading zero (isdigit alone accepts superscripts and
+            # other Unicode digits). Inlined rather than a helper: a call per number is measurable at 10^6 numbers.
             keep = [i for i, t in enumerate(g["tokens"])
-                    if t.isascii() and t.isdigit() and 7 <= len(t) <= 15 and i not in rejected]
+                    if t.isascii() and t.isdigit() and 7 <= len(t) <= 15 and t[0] != "0" and i not in rejected]
             g["numbers"] = [g["tokens"][i] for i in keep]
             g["order_ids"] = [g["orders"][i] for i in keep]
         g["units"] = _units(g["content"])
