@@ -25,7 +25,7 @@ import pandas as pd
 
 from .catalog import CHANNELS, lookup
 from .errors import InputError
-from .schema import conform
+from .schema import RESULT_SCHEMA, conform, conform_column
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -86,13 +86,24 @@ _REASON_COLUMNS = ["channel", "code", "reason", "rows", "share", "category", "re
 # --------------------------------------------------------------------------- helpers
 
 
-def _require(results: pd.DataFrame, columns: Iterable[str], where: str) -> None:
+def _require(results: pd.DataFrame, columns: Iterable[str], where: str) -> pd.DataFrame:
+    """*results* with *columns* there and in the schema's dtypes (a copy where a file round trip changed them)."""
     if not isinstance(results, pd.DataFrame):
         raise InputError(f"{where}: expected a result DataFrame, got {type(results).__name__}")
+    columns = list(columns)
     missing = [c for c in columns if c not in results.columns]
     if missing:
         raise InputError(f"{where}: the frame has no column {', '.join(map(repr, missing))}; pass the "
                          "frame a send function returned (columns: buka_nb.schema.RESULT_COLUMNS)")
+    # read back with pd.read_csv(..., dtype=str) or without dtypes: the columns used are typed again
+    retype = [c for c in columns if c in RESULT_SCHEMA and str(results[c].dtype) != RESULT_SCHEMA[c]]
+    if retype:
+        try:
+            results = results.assign(**{c: conform_column(results[c], c) for c in retype})
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: column {retype[0]!r} does not hold result values ({exc}); pass the frame "
+                             "a send function returned, or read a results file with buka_nb's dtypes") from None
+    return results
 
 
 def _flag(values: pd.Series | pd.api.extensions.ExtensionArray) -> np.ndarray:
@@ -127,7 +138,7 @@ def failure_mask(results: pd.DataFrame) -> pd.Series:
     >>> failure_mask(example_results()).sum()
     np.int64(9)
     """
-    _require(results, ["state", "delivery"], "failure_mask")
+    results = _require(results, ["state", "delivery"], "failure_mask")
     return pd.Series(_send_failed(results) | _delivery_failed(results), index=results.index, name="failed")
 
 
@@ -161,7 +172,7 @@ def _failure_groups(results: pd.DataFrame) -> pd.DataFrame:
 
     info = {}
     for channel, code in table.loc[table["code"].notna(), ["channel", "code"]].drop_duplicates().itertuples(index=False):
-        if channel in CHANNELS:
+        if isinstance(channel, str) and channel in CHANNELS:
             info[(channel, int(code))] = lookup(channel, int(code))
     fallback = table["state"].map(lambda s: _DEFAULTS.get(s, _DEFAULTS["rejected"]))
     from_code = pd.Series([info.get((ch, int(c))) if not pd.isna(c) and st != "delivery" else None
@@ -192,7 +203,7 @@ def failures_by_reason(results: pd.DataFrame, by_channel: bool = True) -> pd.Dat
     2     sms  <NA>     1    0.2   unknown
     3     sms  <NA>     1    0.2  delivery
     """
-    _require(results, ["channel", "state", "code", "reason", "category", "retryable", "delivery",
+    results = _require(results, ["channel", "state", "code", "reason", "category", "retryable", "delivery",
                        "delivery_reason"], "failures_by_reason")
     table = _failure_groups(results)
     keys = ["channel", "code", "reason"] if by_channel else ["reason"]
@@ -265,7 +276,7 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     1   email         1        0        0          0.67
     2   voice         1        0        1          0.67
     """
-    _require(results, ["channel", "state", "delivery"], "summary")
+    results = _require(results, ["channel", "state", "delivery"], "summary")
     counts = _state_counts(results)
     state, delivery = counts["state"], counts["delivery"]
     accepted = _flag(state == "accepted")
@@ -360,7 +371,7 @@ def failures_by_country(results: pd.DataFrame, *, by_channel: bool = False) -> p
     2     NG         Nigeria     2       2
     3     PH     Philippines     2       1
     """
-    _require(results, ["channel", "recipient", "state", "delivery"], "failures_by_country")
+    results = _require(results, ["channel", "recipient", "state", "delivery"], "failures_by_country")
     recipient = results["recipient"]
     if not pd.api.types.is_string_dtype(recipient):
         recipient = recipient.astype("string")
@@ -404,7 +415,7 @@ def failures_over_time(results: pd.DataFrame, freq: str = "1h") -> pd.DataFrame:
     0 2025-03-03 09:00:00+00:00     sms     3       2      0.666667
     3 2025-03-03 10:00:00+00:00     sms     1       1      1.000000
     """
-    _require(results, ["channel", "state", "delivery", "submitted_at"], "failures_over_time")
+    results = _require(results, ["channel", "state", "delivery", "submitted_at"], "failures_over_time")
     when = pd.to_datetime(results["submitted_at"], utc=True)
     keep = when.notna().to_numpy()
     failed = (_send_failed(results) | _delivery_failed(results))[keep]
@@ -450,7 +461,7 @@ def retryable_rows(results: pd.DataFrame, inputs: pd.DataFrame | None = None, *,
     8    email  rejected   -22
     11   voice  not_sent  <NA>
     """
-    _require(results, ["state", "retryable"], "retryable_rows")
+    results = _require(results, ["state", "retryable"], "retryable_rows")
     state = results["state"]
     pick = _flag(state.isin(["rejected", "invalid"])) & _flag(results["retryable"].astype("boolean"))
     if include_not_sent:

@@ -247,7 +247,15 @@ def _fields_match_header(frame: pd.DataFrame, path: Path, encoding: str, delimit
 
 
 def _checked(frame: pd.DataFrame, path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    frame.columns = [str(c).strip() for c in frame.columns]
+    written = [str(c) for c in frame.columns]
+    frame.columns = [c.strip() for c in written]
+    if not frame.columns.is_unique:  # pandas told "name" from "name " apart; once stripped they clash
+        twice = next(c for c in frame.columns if list(frame.columns).count(c) > 1)
+        if not twice:
+            raise InputError(f"{path.name}: the header has blank column names: name every column in the first line")
+        spelled = [w for w in written if w.strip() == twice]
+        raise InputError(f"{path.name}: the header names column {twice!r} twice (as {' and '.join(map(repr, spelled))}): "
+                         "rename one of them")
     if len(frame) == 0:
         raise InputError(f"{path.name} has a header but no rows: add one row per recipient")
     require_columns(frame, required, source=path.name)

@@ -85,6 +85,15 @@ def classify(data: dict[str, Any]) -> dict[str, Any]:
                 "recipient": _text(data.get("mobile")), "delivery": "delivered" if ok else "failed",
                 "delivery_reason": _text(data.get("reason")) or ("success" if ok else "failed"),
                 "delivered_at": _epoch_ms(data.get("timestamp"))}
+    job, phone = _text(data.get("robotCallJobId")), _text(data.get("calledPhoneNumber"))
+    if job and phone:  # an AI-voice call record: keyed as voice result frames key their rows, task:phone
+        result = _text(data.get("resultStatus")).upper()
+        answered = result == "ANSWERED"
+        return {"kind": "voice", "msg_id": f"{job}:{phone}", "order_id": "", "recipient": phone,
+                "delivery": "delivered" if answered else "failed",
+                "delivery_reason": result or ("ANSWERED" if answered else "not answered"),
+                "delivered_at": _epoch_ms(data.get("hangupTime")) if data.get("hangupTime") else
+                _epoch_s(data.get("endTime"))}
     call_id = data.get("voiceId") or data.get("callId") or data.get("callRecordId") or data.get("keyId")
     if call_id is not None and str(call_id).strip():
         term = _text(data.get("terminationCode") or data.get("hangupCode"))
@@ -101,6 +110,13 @@ def classify(data: dict[str, Any]) -> dict[str, Any]:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
+
+
+def _epoch_s(value: Any) -> str | None:
+    try:
+        return datetime.fromtimestamp(int(str(value).strip()), timezone.utc).isoformat()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(value) if value else None
 
 
 def _epoch_ms(value: Any) -> str | None:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._aio import run_sync
 from .client import MAX_REPORT_IDS
+from .errors import InputError
+from .schema import RESULT_SCHEMA
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,11 +91,32 @@ def merge_reports(results: pd.DataFrame, reports: pd.DataFrame | list[dict[str, 
     return out
 
 
+def _typed(results: pd.DataFrame) -> pd.DataFrame:
+    """*results* in the schema's dtypes, whatever a file round trip left; platform ids that became numbers are refused."""
+    import pandas as pd
+
+    from .schema import RESULT_COLUMNS, conform_column
+
+    missing = [c for c in ("channel", "state", "msg_id", "delivery") if c not in results.columns]
+    if missing:
+        raise InputError(f"collect_reports: the frame has no column {', '.join(map(repr, missing))}; pass the "
+                         f"frame a send function returned (columns: {', '.join(RESULT_COLUMNS)})")
+    ids = results["msg_id"]
+    if pd.api.types.is_float_dtype(ids.dtype):  # 19-digit ids do not survive float64: they cannot be looked up
+        raise InputError("collect_reports: the msg_id column holds numbers, not the platform's ids (read without "
+                         "dtypes, a results CSV turns them into floats and loses digits): read it with "
+                         "pd.read_csv(path, index_col='row', dtype=str), or save results as .parquet")
+    retype = [c for c in RESULT_COLUMNS if c in results.columns and str(results[c].dtype) != RESULT_SCHEMA[c]]
+    return results.assign(**{c: conform_column(results[c], c) for c in retype}) if retype else results
+
+
 def collect_reports(results: pd.DataFrame, *, credentials: Any = None, client: Any = None, wait: float = 0.0,
                     poll: float = 2.0) -> pd.DataFrame:
     """Fetch delivery reports for every accepted row and merge them; poll up to *wait* seconds
     while any report is still pending. Returns a new frame; *results* is not modified."""
     from .client import AsyncBukaClient, BukaClient
+
+    results = _typed(results)
 
     async def run(c: AsyncBukaClient) -> pd.DataFrame:
         merged = results

@@ -74,20 +74,26 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
 
     out = pd.DataFrame(index=frame.index)
     for column, dtype in RESULT_SCHEMA.items():
-        values: Any = frame[column] if column in frame.columns else pd.NA
-        if dtype.startswith("datetime64"):
-            out[column] = pd.to_datetime(values, utc=True).astype(dtype) if column in frame.columns \
-                else pd.Series(pd.NaT, index=frame.index, dtype=dtype)
-        elif column not in frame.columns:
-            out[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
-        elif dtype == "Int64" and not pd.api.types.is_integer_dtype(values.dtype):
-            out[column] = pd.to_numeric(values, errors="coerce").astype(dtype)
-        elif dtype == "boolean" and not pd.api.types.is_bool_dtype(values.dtype):
-            # a CSV round trip brings "True"/"False" back as text
-            out[column] = values.map(_BOOL, na_action="ignore").astype(dtype)
-        else:
-            out[column] = values.astype(dtype)
+        out[column] = conform_column(frame[column], column) if column in frame.columns else \
+            pd.Series(pd.NaT if dtype.startswith("datetime64") else pd.NA, index=frame.index, dtype=dtype)
     return out
+
+
+def conform_column(values: pd.Series, column: str) -> pd.Series:
+    """One result column in the schema's dtype, from whatever a file round trip left (text, floats ...)."""
+    import pandas as pd
+
+    dtype = RESULT_SCHEMA[column]
+    if str(values.dtype) == dtype:
+        return values
+    if dtype.startswith("datetime64"):
+        return pd.to_datetime(values, utc=True).astype(dtype)
+    if dtype == "Int64" and not pd.api.types.is_integer_dtype(values.dtype):
+        return pd.to_numeric(values, errors="coerce").astype(dtype)
+    if dtype == "boolean" and not pd.api.types.is_bool_dtype(values.dtype):
+        # a CSV round trip brings "True"/"False" back as text
+        return values.map(_BOOL, na_action="ignore").astype(dtype)
+    return values.astype(dtype)
 
 
 def empty_results(index: pd.Index | None = None) -> pd.DataFrame:

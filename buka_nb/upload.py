@@ -141,7 +141,9 @@ def read_upload(upload: Any, *, encoding: str | None = None, name: str | None = 
     is kept in ``frame.attrs["source"]``.
     """
     data, source = _upload_bytes(upload)
-    source = Path(name or source or "upload.csv").name
+    source = Path(name or source or "").name
+    if not source.strip(". ") or len(source.encode()) > 200:  # written to disk under it: ".", or a name too long
+        source = "upload.csv"
     # io reads paths (it sniffs and streams files); an upload is small, so a private copy is cheap
     # and keeps one CSV reader for files, uploads and the CLI.
     with tempfile.TemporaryDirectory(prefix="buka-upload-") as tmp:

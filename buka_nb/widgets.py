@@ -51,15 +51,17 @@ class UploadPanel(w.VBox):
     ``credentials=`` are used for the "BUKA API" target (default: the environment);
     ``simulator=`` is a running :class:`~buka_nb.simulator.Simulator` for the "Simulator" target
     (default: the panel starts its own on first use and :meth:`close` stops it). ``journal``,
-    ``report_wait`` (seconds to wait for delivery reports after sending) and ``max_rows`` (rows
-    shown in tables) tune the rest.
+    ``report_wait`` (seconds to wait for delivery reports after sending), ``max_rows`` (rows
+    shown in tables) and ``max_download`` (bytes of results CSV the download link may carry; the
+    link travels through the widget state) tune the rest. Each dry run allows one send.
     """
 
     def __init__(self, *, credentials: Credentials | None = None, simulator: Simulator | None = None,
                  target: str = "simulator", journal: Any = DEFAULT, report_wait: float = 10.0,
-                 max_rows: int = 10, **kwargs: Any) -> None:
+                 max_rows: int = 10, max_download: int = 20_000_000, **kwargs: Any) -> None:
         self.targets = upload.Targets(credentials=credentials, simulator=simulator)
         self.journal, self.report_wait, self.max_rows = journal, report_wait, max_rows
+        self.max_download = max_download
         self.frame: pd.DataFrame | None = None
         self.plan: Any = None
         self.results: pd.DataFrame | None = None
@@ -140,10 +142,10 @@ class UploadPanel(w.VBox):
         self._reset()
         try:
             self.frame = upload.read_upload(change["new"])
-        except BukaError as exc:
+        except Exception as exc:  # a handler's traceback would land under the panel: say it in the panel
             self.frame = None
             self.file_info.value = ""
-            self._fail(exc)
+            self._fail(exc if isinstance(exc, BukaError) else f"could not read the file ({type(exc).__name__}: {exc})")
         else:
             names = ", ".join(html.escape(str(c)) for c in self.frame.columns)
             self.file_info.value = (f"<b>{html.escape(self.frame.attrs['source'])}</b>: {len(self.frame):,} rows; "
@@ -165,7 +167,7 @@ class UploadPanel(w.VBox):
             return self._fail("no file uploaded yet: choose a CSV file first")
         try:
             self.plan = upload.dry_run(self.frame, self.channel.value, **self.options())
-        except BukaError as exc:
+        except Exception as exc:  # in the panel, never as a traceback under it
             return self._fail(exc)
         s = self.plan.summary
         extra = "".join(f"<li>{html.escape(k)}: {v:,}</li>" for k, v in sorted(s.get("extra", {}).items()))
@@ -182,7 +184,10 @@ class UploadPanel(w.VBox):
 
     def _on_send(self, button: Any = None) -> None:
         if self.frame is None or self.plan is None:
-            return self._fail("run a dry run first")
+            # a second click that reached the kernel before the button showed as disabled lands here too
+            return self._fail("run a dry run first (each dry run allows one send)")
+        # one send per dry run: taken before anything else, so a double click cannot send twice
+        self.plan = None
         self.send_button.disabled = self.dry_run_button.disabled = True
         self.progress.value, self.error = 0, None
         try:
@@ -190,7 +195,7 @@ class UploadPanel(w.VBox):
             self.results = upload.send(self.frame, self.channel.value, credentials=credentials,
                                        journal=self.journal, wait=self.report_wait, on_step=self._on_step,
                                        **self.options())
-        except BukaError as exc:
+        except Exception as exc:  # in the panel, never as a traceback under it
             self._fail(exc)
         else:
             self._show_results(self.results)
@@ -211,7 +216,14 @@ class UploadPanel(w.VBox):
         self.chart.value = upload.failure_chart_png(results)
         self.chart.layout.display = ""
         name = upload.result_filename(self.frame.attrs.get("source") if self.frame is not None else None)
-        self.download.value = (f'<a download="{html.escape(name)}" href="{upload.data_url(upload.result_csv(results))}"'
+        data = upload.result_csv(results)
+        if len(data) > self.max_download:
+            # the link carries the whole file through the widget state (and into a saved notebook)
+            size = f"{len(data) / 1e6:,.0f} MB" if len(data) >= 1e6 else f"{len(data):,} bytes"
+            self.download.value = (f"{size} of results is too much for a download link: "
+                                   f"<code>panel.results.to_csv({html.escape(repr(name))})</code> writes them")
+            return
+        self.download.value = (f'<a download="{html.escape(name)}" href="{upload.data_url(data)}"'
                                f' target="_blank">Download {html.escape(name)}</a>')
 
     def _reset(self) -> None:
@@ -222,9 +234,11 @@ class UploadPanel(w.VBox):
             box.value = ""
         self.chart.layout.display = "none"
 
-    def _fail(self, error: BukaError | str) -> None:
+    def _fail(self, error: Exception | str) -> None:
         from .credentials import redact
 
+        if isinstance(error, Exception) and not isinstance(error, BukaError):
+            error = f"{type(error).__name__}: {error}"
         self.error = redact(str(error))
         self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
 

@@ -291,3 +291,21 @@ def test_delivery_failures_that_are_usually_temporary_say_try_again_later():
                                          "only after fixing it.")
     assert out.action["VACANT_NUMBER"].startswith("Check the number is right (vacant, out of service, refused)")
     assert out.category.eq("delivery").all() and out.code.isna().all()
+
+
+@pytest.mark.parametrize("read", [dict(dtype=str), {}])
+def test_a_results_csv_read_back_any_way_analyses_like_the_frame(results, tmp_path, read):
+    path = tmp_path / "results.csv"
+    results.to_csv(path, index_label="row")
+    back = pd.read_csv(path, index_col="row", **read)
+    pd.testing.assert_frame_equal(failures_by_reason(back), failures_by_reason(results))
+    assert next_steps(back).equals(next_steps(results))
+    assert retryable_rows(back).index.astype(int).tolist() == retryable_rows(results).index.tolist()
+
+
+def test_a_row_without_a_channel_is_counted_not_a_crash(results):
+    broken = results.copy()
+    broken["channel"] = broken["channel"].astype("string")
+    broken.loc[broken.index[1], "channel"] = pd.NA
+    out = failures_by_reason(broken)
+    assert out["rows"].sum() == failure_mask(broken).sum() and out["channel"].isna().sum() == 1

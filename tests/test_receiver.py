@@ -109,3 +109,21 @@ def test_an_sms_reply_pushed_to_the_same_url_is_acknowledged_not_stored(tmp_path
         answer = httpx.post(rx.url + "mo", content=json.dumps(mo))
         assert answer.status_code == 200 and answer.json()["stored"] is False
         assert rx.store.count() == 0
+
+
+def test_pushed_ai_voice_call_records_merge_into_the_voice_results(tmp_path):
+    from buka_nb.reports import collect_reports
+    from buka_nb.simulator import Simulator
+    from buka_nb.voice import send_voice
+
+    df = pd.DataFrame({"phone": [f"4479110000{i:02d}" for i in range(12)], "name": [f"C{i}" for i in range(12)]})
+    with ReportReceiver(tmp_path / "r.db") as rx, Simulator(seed=4, voice_push_url=rx.url) as sim:
+        results = send_voice(df, credentials=sim.credentials, journal=None, progress=False)
+        sim.advance(25 * 60)  # every call placed and finished, within the 30-minute signature window
+        assert sim.flush_pushes() == 12
+        merged = rx.merge(results)
+        fetched = collect_reports(results, credentials=sim.credentials)
+    assert merged.delivery.notna().all() and set(merged.delivery) == {"delivered", "failed"}
+    # the pushes say what the call records say, row by row
+    assert merged.delivery.tolist() == fetched.delivery.tolist()
+    assert merged.delivery_reason.tolist() == fetched.delivery_reason.tolist()

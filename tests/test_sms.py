@@ -189,3 +189,13 @@ def test_batch_size_outside_the_apis_limit_is_refused(size):
     with pytest.raises(InputError) as info:
         plan_sms(pd.DataFrame({"phone": ["447911000001"]}), content="hi", batch_size=size)
     assert str(info.value) == f"batch_size must be 1-1000 (BUKA's limit per POST), got {size}"
+
+
+def test_reports_for_a_results_csv_read_back_without_dtypes_are_refused_with_the_fix(tmp_path):
+    from buka_nb.errors import InputError
+
+    results = pd.DataFrame({"channel": ["sms"], "state": ["accepted"], "msg_id": [2.612070356471e18],
+                            "delivery": [float("nan")]})
+    with pytest.raises(InputError) as info:
+        collect_reports(results, credentials=None)
+    assert "read it with pd.read_csv(path, index_col='row', dtype=str), or save results as .parquet" in str(info.value)

@@ -123,3 +123,51 @@ def test_channel_and_target_choices():
         assert panel.target.value == "simulator" and panel.targets._simulator is None  # started on first send
     finally:
         panel.close()
+
+
+def test_each_dry_run_allows_one_send_even_without_a_journal(sim):
+    panel = UploadPanel(simulator=sim, journal=None, report_wait=0)
+    try:
+        panel.load(b"phone\n447911123456\n")
+        panel.dry_run_button.click()
+        panel.send_button.click()
+        panel.send_button.click()  # a double click: the second reaches the kernel before the button shows disabled
+        assert panel.error == "run a dry run first (each dry run allows one send)"
+        assert sim.ledger.count("sms", "447911123456") == 1 and panel.results.state.tolist() == ["accepted"]
+    finally:
+        panel.close()
+
+
+def test_any_error_shows_in_the_panel_not_as_a_traceback(sim, tmp_path, monkeypatch):
+    panel = UploadPanel(simulator=sim, journal=tmp_path / "j.db", report_wait=0)
+    try:
+        panel.load(b"phone\n447911123456\n", name=".")  # a name the file system cannot take: read as upload.csv
+        assert panel.error is None and "upload.csv" in panel.file_info.value
+        panel.load(b"phone,name,name \n447911123456,Ann,Ann\n")
+        assert panel.error == "upload.csv: the header names column 'name' twice (as 'name' and 'name '): rename one of them"
+        panel.load(b"phone\n447911123456\n")
+        panel.dry_run_button.click()
+
+        def broken(*args, **kwargs):
+            raise OSError("disk full")
+
+        monkeypatch.setattr(upload, "send", broken)
+        panel.send_button.click()
+        assert panel.error == "OSError: disk full" and "disk full" in panel.status.value
+        assert not panel.dry_run_button.disabled  # the panel is usable again
+    finally:
+        panel.close()
+
+
+def test_results_too_big_for_a_link_are_not_put_in_the_widget_state(sim, tmp_path):
+    panel = UploadPanel(simulator=sim, journal=tmp_path / "j.db", report_wait=0, max_download=100)
+    try:
+        panel.load(b"phone\n447911123456\n447911123457\n")
+        panel.dry_run_button.click()
+        panel.send_button.click()
+        assert panel.error is None and len(panel.results) == 2
+        assert "href" not in panel.download.value and "too much for a download link" in panel.download.value
+        assert panel.download.value.endswith(" bytes of results is too much for a download link: <code>"
+                                             "panel.results.to_csv(&#x27;upload.results.csv&#x27;)</code> writes them")
+    finally:
+        panel.close()
