@@ -210,6 +210,9 @@ class UploadPanel(w.VBox):
     # -- output --------------------------------------------------------------------------------
     def _show_results(self, results: pd.DataFrame) -> None:
         n = upload.counts(results)
+        accepted = n.get("accepted", 0)
+        self.status.value = (f"done: {accepted:,} of {n['rows']:,} rows accepted" if accepted else
+                             f'<span style="color:#b00020">done, but no row was accepted: see the reasons below</span>')
         line = ", ".join(f"<b>{v:,}</b> {k}" for k, v in n.items() if k != "rows" and (v or k == "accepted"))
         shown = results[["recipient", "state", "code", "reason", "delivery", "delivery_reason", "detail"]]
         self.result_table.value = (f"<b>Results</b>: {n['rows']:,} rows: {line}" + _table(shown, self.max_rows))

@@ -166,8 +166,22 @@ def test_results_too_big_for_a_link_are_not_put_in_the_widget_state(sim, tmp_pat
         panel.dry_run_button.click()
         panel.send_button.click()
         assert panel.error is None and len(panel.results) == 2
+        assert panel.status.value == "done: 2 of 2 rows accepted"
         assert "href" not in panel.download.value and "too much for a download link" in panel.download.value
         assert panel.download.value.endswith(" bytes of results is too much for a download link: <code>"
                                              "panel.results.to_csv(&#x27;upload.results.csv&#x27;)</code> writes them")
+    finally:
+        panel.close()
+
+
+def test_a_send_where_nothing_was_accepted_says_so(sim, tmp_path):
+    panel = UploadPanel(simulator=sim, journal=tmp_path / "j.db", report_wait=0)
+    try:
+        panel.load(b"phone\n447911123456\n")
+        panel.dry_run_button.click()
+        sim.configure(faults=["code=-10,endpoint=sendSms"])  # no balance: every row refused
+        panel.send_button.click()
+        assert panel.results.state.tolist() == ["rejected"]
+        assert "done, but no row was accepted" in panel.status.value
     finally:
         panel.close()
