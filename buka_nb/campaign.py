@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import threading
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._aio import run_sync
 from .engine import UNKNOWN_REASON, Batch, ChannelAdapter, Outcome, Sender, needs_sending
+from .errors import InputError
 from .journal import DONE, INFLIGHT, UNKNOWN, Journal
 from .results import ResultBuilder, ResultStore
 from .schema import conform
@@ -132,8 +134,16 @@ def run_campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]], *
                  client: BukaClient | AsyncBukaClient | None = None, journal: Journal | str | Path | None = DEFAULT,
                  campaign_id: str | None = None, max_in_flight: int = 8, rate_limit: float | None = None,
                  timeout: float = 15.0, force_unknown: bool = False, progress: bool | None = None,
-                 sink: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame | None:
-    """Send every chunk; return the full result frame, or None when *sink* received the chunks."""
+                 sink: Callable[[pd.DataFrame], None] | None = None, chunksize: int | None = None,
+                 rechunk: Callable[[int | None], Iterable[tuple[int, pd.DataFrame]]] | None = None,
+                 legacy_digest: str | None = None) -> pd.DataFrame | None:
+    """Send every chunk; return the full result frame, or None when *sink* received the chunks.
+
+    *chunks* were cut at *chunksize* rows. Where a batch ends depends on where a chunk does, so a
+    journaled campaign resumes with the chunk size it started with: *rechunk* cuts the input again
+    at that size when this run asked for another (a warning says so). *legacy_digest* is the data
+    digest older versions fingerprinted the same input with; a campaign journaled under it resumes.
+    """
     from .client import AsyncBukaClient, BukaClient
     from .credentials import Credentials as Creds
 
@@ -143,13 +153,23 @@ def run_campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]], *
     else:
         creds = client.credentials
     fp = fingerprint(planner.channel, data_digest, planner.options(), creds.base_url, creds.api_key)
+    jrn = resolve_journal(journal)
+    if campaign_id is None and legacy_digest is not None and jrn is not None:
+        old = fingerprint(planner.channel, legacy_digest, planner.options(), creds.base_url, creds.api_key)
+        if jrn.campaign_meta(f"{planner.channel}-{old[:16]}") is not None:
+            fp = old
     campaign_id = campaign_id or f"{planner.channel}-{fp[:16]}"
     planner.order_prefix = f"{fp[:8]}-"  # stable across resumes, distinct between campaigns
-    jrn = resolve_journal(journal)
+    started = jrn.campaign_meta(campaign_id) if jrn is not None else None
+    if started is not None and "chunksize" in started and started["chunksize"] != chunksize and rechunk is not None:
+        warnings.warn(f"campaign {campaign_id} resumes in chunks of {started['chunksize'] or 'all'} rows, as it "
+                      f"started (chunksize={chunksize} is not used): its requests are the ones the journal holds",
+                      stacklevel=3)
+        chunks, chunksize = rechunk(started["chunksize"]), started["chunksize"]
 
     async def main(async_client: AsyncBukaClient) -> pd.DataFrame | None:
         return await _campaign(planner, chunks, async_client, jrn, campaign_id, fp, n_rows, max_in_flight,
-                               force_unknown, progress, sink)
+                               force_unknown, progress, sink, {"chunksize": chunksize})
 
     async def with_own_client() -> pd.DataFrame | None:
         async with AsyncBukaClient(creds, timeout=timeout, rate_limit=rate_limit,
@@ -226,12 +246,12 @@ def _campaign_settings() -> Iterator[None]:
 async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]], client: AsyncBukaClient,
                     journal: Journal | None, campaign_id: str, fp: str, n_rows: int | None, max_in_flight: int,
                     force_unknown: bool, progress: bool | None, sink: Callable[[pd.DataFrame], None] | None,
-                    ) -> pd.DataFrame | None:
+                    meta: dict[str, Any] | None = None) -> pd.DataFrame | None:
     import pandas as pd
 
     channel = planner.channel
     records: dict[int, Any] = {}
-    if journal is not None and journal.open_campaign(campaign_id, channel, fp, n_rows):
+    if journal is not None and journal.open_campaign(campaign_id, channel, fp, n_rows, meta):
         records = {r.batch: r for r in journal.batches(campaign_id)}
         open_records = [r for r in records.values() if r.state in (UNKNOWN, INFLIGHT)]
         if open_records:  # reconcile before anything is resent
@@ -296,6 +316,12 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                 to_send = []
                 for batch in plan.batches:
                     rec = records.get(batch.number)
+                    if rec is not None and sorted(map(int, rec.rows)) != sorted(map(int, batch.rows)):
+                        # planned differently from the run that journaled it: sending by number could repeat rows
+                        raise InputError(f"campaign {campaign_id!r}: request {batch.number} holds other rows than "
+                                         "the journal has for it (the input was cut into chunks differently); "
+                                         "run it again with the chunk size it started with, or pass a new "
+                                         "campaign_id to send it as a new campaign")
                     if rec is None or needs_sending(rec, channel) or (
                             rec.state in (UNKNOWN, INFLIGHT) and (force_unknown or planner.resend_is_safe())):
                         to_send.append(batch)
@@ -442,7 +468,8 @@ def send_frame(planner: Planner, frame: pd.DataFrame, *, chunksize: int | None =
     planner.check_columns(frame)
     # a column nothing reads (a note, last run's results merged in) must not make the same send a new campaign
     digest = frame_digest(frame[planner.sent_columns(frame)])
-    return run_campaign(planner, iter_frame(frame, chunksize), data_digest=digest, n_rows=len(frame), **campaign)
+    return run_campaign(planner, iter_frame(frame, chunksize), data_digest=digest, n_rows=len(frame),
+                        chunksize=chunksize, rechunk=lambda size: iter_frame(frame, size), **campaign)
 
 
 def plan_frame(planner: Planner, frame: pd.DataFrame) -> DryRun:
@@ -469,18 +496,22 @@ def run_csv(planner: Planner, path: str | Path, *, out: str | Path | None = None
         with ThreadPoolExecutor(1) as pool:
             # the file's digest and row count come from one pass beside the first chunk's parsing (both release the GIL)
             scanned = pool.submit(scan_file, path) if not dry_run_only else None
-            chunks = iter_recipients(path, chunksize=chunksize, encoding=encoding)
-            first = next(chunks)
+            reader = iter_recipients(path, chunksize=chunksize, encoding=encoding)
+            first = next(reader)
             planner.check_columns(first[1], Path(path).name)
-            chunks = itertools.chain([first], chunks)
+            chunks = itertools.chain([first], reader)
             if scanned is None:
                 return dry_run(planner, chunks)
             digest, n_rows = scanned.result()
-        digest += f"/{chunksize}"
+        # the chunk size is not part of the campaign (a resume uses the one it started with); versions
+        # before 0.1.1 put it in the digest
+        options = dict(data_digest=digest, n_rows=n_rows, chunksize=chunksize, legacy_digest=f"{digest}/{chunksize}",
+                       rechunk=lambda size: (reader.close(), iter_recipients(path, chunksize=size or chunksize,
+                                                                             encoding=encoding))[1])
         if out is None:
-            return run_campaign(planner, chunks, data_digest=digest, n_rows=n_rows, **campaign)
+            return run_campaign(planner, chunks, **options, **campaign)
         with ResultSink(out) as sink:
-            run_campaign(planner, chunks, data_digest=digest, n_rows=n_rows, sink=sink.write, **campaign)
+            run_campaign(planner, chunks, sink=sink.write, **options, **campaign)
         return Path(out)
 
 

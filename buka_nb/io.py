@@ -42,7 +42,8 @@ def sniff(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} does not exist: check the path")
-    head = path.open("rb").read(_SNIFF_BYTES)
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
     if not head.strip(b"\xef\xbb\xbf \r\n\t"):
         raise InputError(f"{path.name} is empty: it needs a header row (e.g. 'phone') and one row per recipient")
     encoding = encoding or detect_encoding(head, path)
@@ -190,14 +191,14 @@ def _iter_pandas(path: Path, enc: str, delim: str, chunksize: int, required: tup
 
     first = offset
     try:
-        reader = pd.read_csv(path, chunksize=chunksize, skiprows=range(1, offset + 1) if offset else None,
-                             **_reader_kwargs(enc, delim))
-        for chunk in reader:
-            _fields_match_header(chunk, path, enc, delim)
-            chunk = _checked(chunk, path, required) if offset == 0 else chunk
-            chunk.index = pd.RangeIndex(offset, offset + len(chunk))
-            yield offset, chunk
-            offset += len(chunk)
+        with pd.read_csv(path, chunksize=chunksize, skiprows=range(1, offset + 1) if offset else None,
+                         **_reader_kwargs(enc, delim)) as reader:  # closed however the iteration ends
+            for chunk in reader:
+                _fields_match_header(chunk, path, enc, delim)
+                chunk = _checked(chunk, path, required) if offset == 0 else chunk
+                chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+                yield offset, chunk
+                offset += len(chunk)
     except UnicodeDecodeError:
         raise InputError(f"{path.name} is not UTF-8 after row {offset}: save it as 'CSV UTF-8' in Excel, or pass "
                          "encoding='cp1252' (CLI: --encoding cp1252) if that is what it is") from None

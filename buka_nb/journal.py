@@ -168,6 +168,12 @@ class Journal:
                     (campaign_id, channel, fingerprint, n_rows, time.time(), json.dumps(meta or {})))
         return False
 
+    def campaign_meta(self, campaign_id: str) -> dict[str, Any] | None:
+        """The settings a campaign was started with (``{"chunksize": ...}``), or None when it is not journaled."""
+        with self._lock:
+            row = self._db.execute("SELECT meta FROM campaigns WHERE id=?", (campaign_id,)).fetchone()
+        return None if row is None else json.loads(row[0] or "{}")
+
     def campaigns(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(

@@ -458,3 +458,45 @@ def test_a_column_nothing_sends_does_not_make_a_new_campaign(journal_path):
                  journal=journal_path)  # other numbers: another campaign
         assert fake.calls == 2
     assert len(fake.accepted) == 6
+
+
+@pytest.mark.parametrize("first, then, refused", [(7, None, 2), (None, 7, 5)])  # requests of 5, 2, 5, 2 ... or 5, 5 ...
+def test_a_resume_with_another_chunk_size_sends_nothing_twice(journal_path, first, then, refused):
+    fake = FakeBuka({2: {"status": "-18", "reason": "port program unusual"}})  # one request to redo
+    df = frame(20)
+    with client_for(fake) as c:
+        kw = dict(content="hi", client=c, journal=journal_path, batch_size=5, max_in_flight=1)
+        one = send_sms(df, chunksize=first, **kw)
+        assert one.state.value_counts().to_dict() == {"accepted": 20 - refused, "rejected": refused}
+        with pytest.warns(UserWarning, match=f"resumes in chunks of {first or 'all'} rows, as it started"):
+            two = send_sms(df, chunksize=then, **kw)
+    assert two.state.tolist() == ["accepted"] * 20 and two.index.equals(df.index)
+    sent = [n for n, _ in fake.accepted]
+    assert sorted(sent) == sorted(df.phone) and len(sent) == 20  # every number once
+
+
+def test_a_csv_campaign_resumes_with_its_chunk_size_and_old_journals_still_resume(tmp_path):
+    from buka_nb.campaign import run_campaign
+    from buka_nb.io import iter_recipients, scan_file
+    from buka_nb.simulator import Simulator
+    from buka_nb.sms import SmsPlanner, send_sms_csv
+
+    src = tmp_path / "r.csv"
+    src.write_text("phone\n" + "".join(f"4479111{i:05d}\n" for i in range(40)))
+    with Simulator(faults=["code=-18,endpoint=sendSms,n=2"]) as sim:
+        kw = dict(content="hi", credentials=sim.credentials, journal=tmp_path / "j.db", batch_size=10, max_in_flight=1)
+        one = send_sms_csv(src, **kw)
+        with pytest.warns(UserWarning, match="resumes in chunks of 100000 rows"):
+            two = send_sms_csv(src, chunksize=7, **kw)
+        assert one.state.value_counts().to_dict() == {"accepted": 30, "rejected": 10}
+        assert two.state.eq("accepted").all() and sim.ledger.frame("sms").recipient.is_unique
+        assert len(sim.ledger.frame("sms")) == 40 and one.attrs["campaign_id"] == two.attrs["campaign_id"]
+
+        # a journal written before 0.1.1, whose fingerprint held the chunk size: the same command resumes it
+        old = tmp_path / "old.db"
+        legacy = run_campaign(SmsPlanner(content="hello", batch_size=10), iter_recipients(src, chunksize=100_000),
+                              data_digest=scan_file(src)[0] + "/100000", n_rows=40, credentials=sim.credentials,
+                              journal=old, max_in_flight=1)
+        again = send_sms_csv(src, content="hello", credentials=sim.credentials, journal=old, batch_size=10)
+        assert again.attrs["campaign_id"] == legacy.attrs["campaign_id"]
+        assert sim.ledger.frame("sms").content.value_counts().to_dict() == {"hi": 40, "hello": 40}
