@@ -18,6 +18,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -253,7 +254,8 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     records: dict[int, Any] = {}
     if journal is not None and journal.open_campaign(campaign_id, channel, fp, n_rows, meta):
         records = {r.batch: r for r in journal.batches(campaign_id)}
-        open_records = [r for r in records.values() if r.state in (UNKNOWN, INFLIGHT)]
+        # unknown or in flight, or reconciled before with rows BUKA did not list yet
+        open_records = [r for r in records.values() if r.state in (UNKNOWN, INFLIGHT) or _partly_unknown(r)]
         if open_records:  # reconcile before anything is resent
             resolved = await _reconcile(planner, client, journal, open_records)
             for rec in open_records:
@@ -435,9 +437,28 @@ async def _reconcile(planner: Planner, client: Any, journal: Journal, records: l
     no ids of their own yet (their outcome is unknown).
     """
     sent = [r.sent_at for r in records if r.sent_at]
+    before = {r.batch: list((r.outcome or {}).get("msg_ids") or []) for r in records}
+    own = {m for ids in before.values() for m in ids if m}  # a partly reconciled batch's ids are its own
     claimed = journal.claimed_ids(planner.channel, min(sent) - _CLAIM_MARGIN if sent else None,
-                                  max(sent) + _CLAIM_MARGIN if sent else None)
-    return await planner.reconcile(client, records, claimed)
+                                  max(sent) + _CLAIM_MARGIN if sent else None) - own
+    resolved = await planner.reconcile(client, records, claimed)
+    for batch, outcome in list(resolved.items()):
+        found = before.get(batch) or []
+        if not any(found):
+            continue
+        ids = [old or new for old, new in zip(found, outcome.msg_ids)]  # what was found before stays
+        if ids == found:  # nothing new: the journal already says all there is
+            del resolved[batch]
+            continue
+        resolved[batch] = dataclass_replace(
+            outcome, msg_ids=ids, codes=[0 if m else None for m in ids],
+            detail="" if all(ids) else "request reached BUKA; rows without a msgId are not in getSentRcd yet")
+    return resolved
+
+
+def _partly_unknown(record: Any) -> bool:
+    """A batch reconciled before with some rows BUKA did not list yet: those rows are looked for again."""
+    return record.state == DONE and any(c is None for c in (record.outcome or {}).get("codes") or ())
 
 
 def _unresolved(record: Any, planner: Planner) -> Outcome:

@@ -34,7 +34,7 @@ class FakeBuka:
     def __call__(self, request):
         if request.url.path.endswith("/getSentRcd"):
             items = [] if not getattr(self, "listed", True) else [{"msgId": m, "number": n, "receiveTime": "2026-01-01T00:00:00+08:00", "status": "0"}
-                     for n, m in self.accepted]
+                     for n, m in self.accepted if n not in getattr(self, "hidden", ())]
             return httpx.Response(200, json={"status": "0", "reason": "success", "success": str(len(items)),
                                               "fail": "0", "array": items})
         self.calls += 1
@@ -500,3 +500,16 @@ def test_a_csv_campaign_resumes_with_its_chunk_size_and_old_journals_still_resum
         again = send_sms_csv(src, content="hello", credentials=sim.credentials, journal=old, batch_size=10)
         assert again.attrs["campaign_id"] == legacy.attrs["campaign_id"]
         assert sim.ledger.frame("sms").content.value_counts().to_dict() == {"hi": 40, "hello": 40}
+
+
+def test_rows_a_reconciliation_could_not_find_yet_are_looked_for_again(journal_path):
+    fake = FakeBuka({1: "lost"})
+    df = frame(3)
+    fake.hidden = {df.phone.iloc[1]}  # BUKA lists that message only later
+    with client_for(fake) as c:
+        first = send_sms(df, content="hi", client=c, journal=journal_path, batch_size=3)
+        assert first.state.tolist() == ["accepted", "unknown", "accepted"] and first.msg_id.isna().tolist() == [False, True, False]
+        fake.hidden = set()
+        again = send_sms(df, content="hi", client=c, journal=journal_path, batch_size=3)
+    assert again.state.tolist() == ["accepted"] * 3 and fake.calls == 1
+    assert again.msg_id.tolist() == [m for _, m in fake.accepted] and again.msg_id.iloc[0] == first.msg_id.iloc[0]
