@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from .errors import InputError
+from .errors import ConfigError, InputError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -85,20 +85,25 @@ class Journal:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         self._checkpoint_lock = threading.Lock()
         self._checkpointer: sqlite3.Connection | None = None
-        # A batch's rows and outcome (20-40 kB of text each) are written once; its state row is
-        # updated twice, and every update writes whole pages to the WAL: 16 kB pages measured
-        # fastest for the two together. Only a new file takes it.
-        self._db.execute("PRAGMA page_size=16384")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._migrate()
+        try:
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+            # A batch's rows and outcome (20-40 kB of text each) are written once; its state row is
+            # updated twice, and every update writes whole pages to the WAL: 16 kB pages measured
+            # fastest for the two together. Only a new file takes it.
+            self._db.execute("PRAGMA page_size=16384")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:  # not a database, a read-only folder, a locked file ...
+            raise ConfigError(f"cannot use {self.path} as the send journal ({exc}); pass another file "
+                              "(journal=..., CLI --journal PATH), or journal=None (--no-journal) to send "
+                              "without one (no resume, no crash safety)") from None
 
     def _migrate(self) -> None:
         def old() -> bool:

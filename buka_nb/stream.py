@@ -39,8 +39,8 @@ class ResultSink:
         self._parquet = self.path.suffix.lower() in (".parquet", ".pq")
         self._writer: Any = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self._parquet and self.path.exists():
-            self.path.unlink()
+        # an earlier results file is replaced by the first chunk, not before: a campaign that stops before
+        # its first chunk (a journal that cannot be opened, bad credentials) leaves it as it was
 
     def __enter__(self) -> ResultSink:
         return self
@@ -58,7 +58,8 @@ class ResultSink:
                 self._writer = pq.ParquetWriter(self.path, table.schema)
             self._writer.write_table(table)
         else:
-            neutralise_formulas(frame).to_csv(self.path, mode="a", header=self.rows == 0, index=True, index_label="row")
+            neutralise_formulas(frame).to_csv(self.path, mode="a" if self.rows else "w", header=self.rows == 0,
+                                              index=True, index_label="row")
         self.rows += len(frame)
 
     def close(self) -> None:

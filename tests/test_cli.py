@@ -89,3 +89,17 @@ def test_a_reader_that_goes_away_is_an_exit_code_not_a_traceback(tmp_path):
     finally:
         os.close(write)
     assert done.returncode == 141 and done.stderr == ""
+
+
+def test_a_journal_that_cannot_be_opened_is_one_line_and_the_last_results_stay(sim, tmp_path, monkeypatch, capsys):
+    _env(monkeypatch, sim.credentials)
+    src, out = _recipients(tmp_path / "r.csv"), tmp_path / "r.results.csv"
+    assert main(["sms", "send", str(src), "--content", "hi", "--no-journal", "--out", str(out)]) == 0
+    kept = out.read_bytes()
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"this is not a database" * 100)
+    capsys.readouterr()
+    code = main(["sms", "send", str(src), "--content", "hi", "--journal", str(bad), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"cannot use {bad} as the send journal" in err and "--no-journal" in err
+    assert "Traceback" not in err and out.read_bytes() == kept and len(sim.ledger.frame("sms")) == 5
