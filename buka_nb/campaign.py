@@ -135,7 +135,8 @@ def run_campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]], *
                  client: BukaClient | AsyncBukaClient | None = None, journal: Journal | str | Path | None = DEFAULT,
                  campaign_id: str | None = None, max_in_flight: int = 8, rate_limit: float | None = None,
                  timeout: float = 15.0, force_unknown: bool = False, progress: bool | None = None,
-                 sink: Callable[[pd.DataFrame], None] | None = None, chunksize: int | None = None,
+                 sink: Callable[[pd.DataFrame], None] | None = None,
+                 patch: Callable[[list[pd.DataFrame]], None] | None = None, chunksize: int | None = None,
                  rechunk: Callable[[int | None], Iterable[tuple[int, pd.DataFrame]]] | None = None,
                  legacy_digest: str | None = None) -> pd.DataFrame | None:
     """Send every chunk; return the full result frame, or None when *sink* received the chunks.
@@ -170,7 +171,7 @@ def run_campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]], *
 
     async def main(async_client: AsyncBukaClient) -> pd.DataFrame | None:
         return await _campaign(planner, chunks, async_client, jrn, campaign_id, fp, n_rows, max_in_flight,
-                               force_unknown, progress, sink, {"chunksize": chunksize})
+                               force_unknown, progress, sink, {"chunksize": chunksize}, patch)
 
     async def with_own_client() -> pd.DataFrame | None:
         async with AsyncBukaClient(creds, timeout=timeout, rate_limit=rate_limit,
@@ -247,7 +248,8 @@ def _campaign_settings() -> Iterator[None]:
 async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]], client: AsyncBukaClient,
                     journal: Journal | None, campaign_id: str, fp: str, n_rows: int | None, max_in_flight: int,
                     force_unknown: bool, progress: bool | None, sink: Callable[[pd.DataFrame], None] | None,
-                    meta: dict[str, Any] | None = None) -> pd.DataFrame | None:
+                    meta: dict[str, Any] | None = None,
+                    patch: Callable[[list[pd.DataFrame]], None] | None = None) -> pd.DataFrame | None:
     import pandas as pd
 
     channel = planner.channel
@@ -348,9 +350,8 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
     await planner.end(client)
     if bar is not None:
         bar.close()
-    if sink is not None:
-        return None
     # one reconciliation pass for batches that became unknown during this run
+    changed: list[ResultBuilder] = []
     if unknown and journal is not None:
         recs = {r.batch: r for r in journal.batches(campaign_id, [UNKNOWN])}
         resolved = await _reconcile(planner, client, journal, list(recs.values()))
@@ -360,6 +361,11 @@ async def _campaign(planner: Planner, chunks: Iterable[tuple[int, pd.DataFrame]]
                 journal.record(campaign_id, batch.number, outcome.state, outcome.to_journal(), 0, outcome.sent_at)
                 outcome.attempts = recs[batch.number].attempts
                 b.add_batch(batch, outcome)
+                changed += [b] if b not in changed else []
+    if sink is not None:
+        if changed and patch is not None:  # those chunks went out with rows unknown: their rows again, as now
+            patch([b.frame() for b in changed])
+        return None
     frames = [p.frame(store) if isinstance(p, ResultBuilder) else p for p in parts]
     if not frames:
         return conform(pd.DataFrame(index=pd.RangeIndex(0)))
@@ -532,7 +538,7 @@ def run_csv(planner: Planner, path: str | Path, *, out: str | Path | None = None
         if out is None:
             return run_campaign(planner, chunks, **options, **campaign)
         with ResultSink(out) as sink:
-            run_campaign(planner, chunks, sink=sink.write, **options, **campaign)
+            run_campaign(planner, chunks, sink=sink.write, patch=sink.patch, **options, **campaign)
         return Path(out)
 
 

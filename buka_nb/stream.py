@@ -62,6 +62,28 @@ class ResultSink:
                                               index=True, index_label="row")
         self.rows += len(frame)
 
+    def patch(self, frames: list[pd.DataFrame]) -> None:
+        """Rewrite the rows of *frames* (by index) in what was written: rows reconciled after their chunk went out.
+
+        Reads the file back and writes it again, so it costs what the file is; it happens only when a
+        run's last reconciliation resolved rows that were written as unknown.
+        """
+        import pandas as pd
+
+        self.close()
+        updates = pd.concat(frames)
+        if self._parquet:
+            written = pd.read_parquet(self.path)
+            written.loc[updates.index, updates.columns] = updates
+            written.to_parquet(self.path)
+        else:
+            from .schema import conform
+
+            written = conform(pd.read_csv(self.path, index_col="row", dtype=str, keep_default_na=False, na_values=[""]))
+            written.index = written.index.astype("int64")  # rows are the input's positions
+            written.loc[updates.index, updates.columns] = updates
+            neutralise_formulas(written).to_csv(self.path, index=True, index_label="row")
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
