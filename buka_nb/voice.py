@@ -222,7 +222,9 @@ class VoicePlanner(Planner):
                     if job is None:
                         job = await self._create(client, name)
                         self.task["created"] = True
-                    self._reused = not self.task["created"]
+                    # a task found under the campaign's own name is this campaign's (an earlier run without
+                    # the journal); one found under a name the caller chose may hold another campaign's rows
+                    self._reused = not self.task["created"] and self.task_name is None
                     self.job_id = self.task["job_id"] = job
         return self.job_id
 
@@ -266,8 +268,10 @@ class VoicePlanner(Planner):
             await client.start_task(self.job_id)
         except errors.ApiError as exc:
             self.task.update(start_code=exc.code, start_reason=exc.reason)
-            if exc.code == CANNOT_START and self._reused:
-                return  # an earlier run of this campaign started it already
+            if exc.code == CANNOT_START and not self.task["created"]:
+                # a task this run found (its journal's, or one of that name) was started already: it is running
+                self.task.update(started=True, start_reason=f"already started ({exc.reason})")
+                return
             warnings.warn(f"voice task {self.task['name']!r} (jobId {self.job_id}) was not started: BUKA status "
                           f"{exc.code} ({exc.reason}); fix that and start it in the console or run the same "
                           "campaign again", stacklevel=2)

@@ -281,3 +281,18 @@ def test_a_missing_property_column_names_the_fix_the_cli_has():
         plan_voice(pd.DataFrame({"phone": ["447911000001"], "name": ["A"]}), properties=["amount"])
     assert str(info.value) == ("the frame has no column 'amount'; its columns are 'phone', 'name'. Add the column, "
                                "or leave it out of properties= (CLI: drop its --property).")
+
+
+def test_another_campaign_in_a_task_of_the_same_name_does_not_claim_its_rows(tmp_path):
+    a = pd.DataFrame({"phone": [f"4479110000{i:02d}" for i in range(6)], "name": list("abcdef")})
+    b = pd.DataFrame({"phone": [f"4479110000{i:02d}" for i in range(3, 9)], "name": list("ghijkl")})
+    with Simulator() as sim:
+        kw = dict(credentials=sim.credentials, journal=tmp_path / "j.db", task_name="Promo", progress=False)
+        first = send_voice(a, **kw)
+        second = send_voice(b, **kw)
+        assert len(sim.state.tasks) == 1 and sim.ledger.duplicate_count("voice") == 0
+    assert first.state.eq("accepted").all()
+    # the three numbers the first campaign imported are BUKA's -53 here, not this campaign's imports
+    assert second.state.tolist() == ["rejected"] * 3 + ["accepted"] * 3
+    assert second.code.tolist() == [-53, -53, -53, 0, 0, 0]
+    assert second.attrs["voice_task"]["job_id"] == first.attrs["voice_task"]["job_id"]
