@@ -496,7 +496,7 @@ def test_a_csv_campaign_resumes_with_its_chunk_size_and_old_journals_still_resum
         old = tmp_path / "old.db"
         legacy = run_campaign(SmsPlanner(content="hello", batch_size=10), iter_recipients(src, chunksize=100_000),
                               data_digest=scan_file(src)[0] + "/100000", n_rows=40, credentials=sim.credentials,
-                              journal=old, max_in_flight=1)
+                              journal=old, max_in_flight=1, chunksize=100_000)
         again = send_sms_csv(src, content="hello", credentials=sim.credentials, journal=old, batch_size=10)
         assert again.attrs["campaign_id"] == legacy.attrs["campaign_id"]
         assert sim.ledger.frame("sms").content.value_counts().to_dict() == {"hi": 40, "hello": 40}
