@@ -25,7 +25,7 @@ import pandas as pd
 
 from .catalog import CHANNELS, lookup
 from .errors import InputError
-from .schema import RESULT_SCHEMA, conform, conform_column
+from .schema import conform, retype
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -96,14 +96,11 @@ def _require(results: pd.DataFrame, columns: Iterable[str], where: str) -> pd.Da
         raise InputError(f"{where}: the frame has no column {', '.join(map(repr, missing))}; pass the "
                          "frame a send function returned (columns: buka_nb.schema.RESULT_COLUMNS)")
     # read back with pd.read_csv(..., dtype=str) or without dtypes: the columns used are typed again
-    retype = [c for c in columns if c in RESULT_SCHEMA and str(results[c].dtype) != RESULT_SCHEMA[c]]
-    if retype:
-        try:
-            results = results.assign(**{c: conform_column(results[c], c) for c in retype})
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{where}: column {retype[0]!r} does not hold result values ({exc}); pass the frame "
-                             "a send function returned, or read a results file with buka_nb's dtypes") from None
-    return results
+    try:
+        return retype(results, columns)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}: a column does not hold result values ({exc}); pass the frame a send "
+                         "function returned, or read a results file with buka_nb's dtypes") from None
 
 
 def _flag(values: pd.Series | pd.api.extensions.ExtensionArray) -> np.ndarray:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from ._aio import run_sync
 from .client import MAX_REPORT_IDS
 from .errors import InputError
-from .schema import RESULT_SCHEMA
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,7 +94,7 @@ def _typed(results: pd.DataFrame) -> pd.DataFrame:
     """*results* in the schema's dtypes, whatever a file round trip left; platform ids that became numbers are refused."""
     import pandas as pd
 
-    from .schema import RESULT_COLUMNS, conform_column
+    from .schema import RESULT_COLUMNS, retype
 
     missing = [c for c in ("channel", "state", "msg_id", "delivery") if c not in results.columns]
     if missing:
@@ -106,8 +105,7 @@ def _typed(results: pd.DataFrame) -> pd.DataFrame:
         raise InputError("collect_reports: the msg_id column holds numbers, not the platform's ids (read without "
                          "dtypes, a results CSV turns them into floats and loses digits): read it with "
                          "pd.read_csv(path, index_col='row', dtype=str), or save results as .parquet")
-    retype = [c for c in RESULT_COLUMNS if c in results.columns and str(results[c].dtype) != RESULT_SCHEMA[c]]
-    return results.assign(**{c: conform_column(results[c], c) for c in retype}) if retype else results
+    return retype(results, RESULT_COLUMNS)
 
 
 def collect_reports(results: pd.DataFrame, *, credentials: Any = None, client: Any = None, wait: float = 0.0,

@@ -31,6 +31,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pandas as pd
 
 RESULT_SCHEMA: dict[str, str] = {
@@ -94,6 +96,12 @@ def conform_column(values: pd.Series, column: str) -> pd.Series:
         # a CSV round trip brings "True"/"False" back as text
         return values.map(_BOOL, na_action="ignore").astype(dtype)
     return values.astype(dtype)
+
+
+def retype(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """*frame* with those of *columns* the schema has in its dtypes: a copy only when one differed (a file round trip)."""
+    differ = [c for c in columns if c in RESULT_SCHEMA and c in frame.columns and str(frame[c].dtype) != RESULT_SCHEMA[c]]
+    return frame.assign(**{c: conform_column(frame[c], c) for c in differ}) if differ else frame
 
 
 def empty_results(index: pd.Index | None = None) -> pd.DataFrame:

@@ -30,6 +30,26 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if changed is None else changed
 
 
+def read_results(path: str | Path) -> pd.DataFrame:
+    """A results file a campaign wrote (``.csv`` or ``.parquet``) in the result schema's dtypes.
+
+    A CSV's ``row`` column becomes the index again, as integers when every label is one.
+    """
+    import pandas as pd
+
+    from .schema import conform
+
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_csv(path, index_col="row", dtype=str, keep_default_na=False, na_values=[""])
+        numeric = pd.to_numeric(frame.index, errors="coerce")
+        if not numeric.isna().any():
+            frame.index = numeric.astype("int64")
+    return conform(frame)
+
+
 class ResultSink:
     """Append result chunks to ``.csv`` (header once) or ``.parquet`` (one row group per chunk)."""
 
@@ -77,10 +97,7 @@ class ResultSink:
             written.loc[updates.index, updates.columns] = updates
             written.to_parquet(self.path)
         else:
-            from .schema import conform
-
-            written = conform(pd.read_csv(self.path, index_col="row", dtype=str, keep_default_na=False, na_values=[""]))
-            written.index = written.index.astype("int64")  # rows are the input's positions
+            written = read_results(self.path)
             written.loc[updates.index, updates.columns] = updates
             neutralise_formulas(written).to_csv(self.path, index=True, index_label="row")
 

@@ -107,26 +107,26 @@ def fatal_code(results: Any) -> str | None:
 
 
 def read_results(path: Path) -> Any:
+    """:func:`buka_nb.stream.read_results`, with a missing or foreign file as an input error."""
     import pandas as pd
 
     from ..errors import InputError
-    from ..schema import conform
+    from ..stream import read_results as read
 
     if not path.is_file():
         raise InputError(f"{path} does not exist: pass the results file 'buka-nb <channel> send' wrote (--out)")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, index_col="row", dtype=str, keep_default_na=False, na_values=[""])
-            numeric = pd.to_numeric(frame.index, errors="coerce")
-            if not numeric.isna().any():
-                frame.index = numeric.astype("int64")
+            import pyarrow.parquet as pq
+
+            columns, needed = set(pq.read_schema(path).names), {"channel", "state", "msg_id"}
+        else:  # the header line only: the whole file is read once, below
+            columns, needed = set(pd.read_csv(path, nrows=0).columns), {"row", "channel", "state", "msg_id"}
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise InputError(f"{path.name} is not a results file of 'buka-nb <channel> send' ({str(exc).splitlines()[0]}): "
                          "pass the file it wrote (--out), not the recipients") from None
-    missing = {"channel", "state", "msg_id"} - set(frame.columns)
+    missing = needed - columns
     if missing:
         raise InputError(f"{path.name} is not a results file of 'buka-nb <channel> send' (no column "
                          f"{', '.join(map(repr, sorted(missing)))}): pass the file it wrote (--out), not the recipients")
-    return conform(frame)
+    return read(path)
