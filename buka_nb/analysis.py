@@ -483,7 +483,7 @@ def example_results() -> pd.DataFrame:
     """A small hand-made result frame with every state and outcome, for examples and docs.
 
     >>> example_results().shape
-    (12, 17)
+    (12, 29)
     """
     start = pd.Timestamp("2025-03-03T09:00:00Z")
     rows = [  # channel, recipient, state, code, delivery, delivery_reason, submitted minute, detail

@@ -14,7 +14,7 @@ import numpy as np
 from .catalog import lookup
 from .engine import UNKNOWN_REASON, Batch, Joined, Outcome
 from .journal import DONE, NOT_SENT, UNKNOWN
-from .schema import RESULT_SCHEMA, conform
+from .schema import REPORT_FIELDS, RESULT_SCHEMA, conform
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +57,14 @@ def _buffers_key(arr: Any) -> tuple[int, ...]:
 
 
 _NAT = np.iinfo(np.int64).min  # NaT, as datetime64's int64
+
+
+def _missing(dtype: str, n: int) -> Any:
+    """*n* NA values of a nullable numeric dtype (``Int64``/``Float64``), as its masked array."""
+    import pandas as pd
+
+    cls = pd.arrays.IntegerArray if dtype == "Int64" else pd.arrays.FloatingArray
+    return cls(np.zeros(n, np.int64 if dtype == "Int64" else np.float64), np.ones(n, bool))
 
 
 def _utc(nanos: np.ndarray, index: pd.Index) -> pd.Series:
@@ -297,6 +305,10 @@ class ResultBuilder:
             "attempts": pd.Series(integers("attempts", self._numeric("attempts", n)), index=index, copy=False),
             "submitted_at": stamp, "delivery": none(), "delivery_reason": none(),
             "delivered_at": _utc(put("delivered_at", np.full(n, _NAT))[0], index)}
+        for name in REPORT_FIELDS[3:]:  # filled by delivery reports later
+            columns[name] = none() if RESULT_SCHEMA[name] == "string" else pd.Series(
+                _missing(RESULT_SCHEMA[name], n),
+                index=index, copy=False)
         # from the arrays, not the Series, which pandas copies (copy-on-write) even with copy=False: so no
         # two columns may share an array, or setting a value in one would change the other
         frame = pd.DataFrame({name: column.array for name, column in columns.items()}, index=index, copy=False)
@@ -360,6 +372,8 @@ class ResultStore:
                 columns[name] = cls(self._data[name][:total], self._mask[name][:total])
             elif name in self._data:  # the two datetimes
                 columns[name] = _utc(self._data[name][:total], index).array
+            elif RESULT_SCHEMA[name] != "string":  # report numbers: NA after a send, a small concat
+                columns[name] = pd.concat([f[name] for f in frames], ignore_index=True).array
             else:
                 chunks = [c for f in frames for c in pa.chunked_array(pa.array(f[name].array)).chunks]
                 columns[name] = pd.arrays.ArrowStringArray(

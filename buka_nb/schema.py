@@ -23,6 +23,19 @@ submitted_at        datetime64[ns, UTC]     when the batch's request was sent
 delivery            string                  delivered / pending / failed (after reports)
 delivery_reason     string                  delivery report text
 delivered_at        datetime64[ns, UTC]     delivery report time
+delivery_code       string                  the delivery status as BUKA reported it (SMS DLR status,
+                                            email status, voice terminationCode)
+report_source       string                  where the delivery columns came from: ``push`` or ``pull``
+mcc                 string                  mobile country code of the delivering network (SMS DLR)
+mnc                 string                  mobile network code (``-1``: unknown), as BUKA gave it
+country             string                  ISO 3166-1 alpha-2 region of the recipient's network
+operator            string                  operator name for mcc/mnc
+segments            Int64                   billed segments (DLR ``pricedetail.chargeCnt``)
+price               Float64                 unit price (DLR ``pricedetail.price``)
+cost                Float64                 amount charged for the row (``pricedetail.pay``, voice cost)
+currency            string                  currency of price and cost
+latency_s           Float64                 seconds from submitted_at to delivered_at
+duration_s          Int64                   voice call duration in seconds
 ==================  ======================  ======================================================
 """
 
@@ -53,7 +66,23 @@ RESULT_SCHEMA: dict[str, str] = {
     "delivery": "string",
     "delivery_reason": "string",
     "delivered_at": "datetime64[ns, UTC]",
+    "delivery_code": "string",
+    "report_source": "string",
+    "mcc": "string",
+    "mnc": "string",
+    "country": "string",
+    "operator": "string",
+    "segments": "Int64",
+    "price": "Float64",
+    "cost": "Float64",
+    "currency": "string",
+    "latency_s": "Float64",
+    "duration_s": "Int64",
 }
+
+#: The columns delivery reports fill (the send itself leaves them NA).
+REPORT_FIELDS = ("delivery", "delivery_reason", "delivered_at", "delivery_code", "report_source", "mcc", "mnc",
+                 "country", "operator", "segments", "price", "cost", "currency", "latency_s", "duration_s")
 RESULT_COLUMNS = list(RESULT_SCHEMA)
 
 #: Row states. ``accepted``: the platform took the row. ``rejected``: the platform refused it.
@@ -90,7 +119,8 @@ def conform_column(values: pd.Series, column: str) -> pd.Series:
         return values
     if dtype.startswith("datetime64"):
         return pd.to_datetime(values, utc=True).astype(dtype)
-    if dtype == "Int64" and not pd.api.types.is_integer_dtype(values.dtype):
+    if dtype in ("Int64", "Float64") and not pd.api.types.is_numeric_dtype(values.dtype) or \
+            dtype == "Int64" and pd.api.types.is_float_dtype(values.dtype):
         return pd.to_numeric(values, errors="coerce").astype(dtype)
     if dtype == "boolean" and not pd.api.types.is_bool_dtype(values.dtype):
         # a CSV round trip brings "True"/"False" back as text
